@@ -9,7 +9,7 @@ build=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev li
 # Reference generation: PyTorch exports the models and their outputs; python3-onnx generates the ONNX
 # backend node-test suite. clang + its runtime for the libFuzzer targets.
 test=(python3-numpy python3-onnx python3-torch python3-torchvision clang libclang-rt-14-dev iproute2)
-bench=(nodejs npm hyperfine)
+bench=(hyperfine)
 case "$what" in
   build) want=("${build[@]}") ;;
   test) want=("${build[@]}" "${test[@]}") ;;
@@ -20,6 +20,8 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# The ONNX Runtime peer (bench/peers) comes from npm; Debian's nodejs+npm only if no node is present.
+if [ "$what" = bench ] || [ "$what" = all ]; then command -v npm >/dev/null || missing+=(nodejs npm); fi
 if ((${#missing[@]})); then
   echo "setup-deps: installing ${missing[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
