@@ -63,6 +63,28 @@ class WorkerProcess {
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   pid_t pid() const { return pid_; }
   void Signal(int sig) { if (pid_ > 0) ::kill(pid_, sig); }
+  // SIGSTOP and wait until the kernel reports the process stopped: kill() returns before every
+  // thread has stopped, and a thread still running would answer the next call.
+  bool Freeze() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGSTOP);
+    // Every thread must be stopped, not only the leader: gRPC's pollers are separate threads.
+    std::filesystem::path tasks = "/proc/" + std::to_string(pid_) + "/task";
+    for (int i = 0; i < 400; ++i) {
+      bool all_stopped = true;
+      std::error_code ec;
+      for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+        std::ifstream f(t.path() / "stat");
+        std::string line;
+        std::getline(f, line);
+        size_t paren = line.rfind(')');
+        if (paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'T') all_stopped = false;
+      }
+      if (!ec && all_stopped) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
   void Kill(int sig = SIGKILL) {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGCONT);  // a stopped process must run to die of SIGTERM

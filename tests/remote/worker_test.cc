@@ -181,7 +181,7 @@ TEST(RemoteWorkerTest, KilledOrFrozenWorkerIsNoticedWithinTheDeadline) {
     ASSERT_TRUE(client.ok());
     auto part = (*client)->Prepare(g);
     ASSERT_TRUE(part.ok());
-    w.Signal(SIGSTOP);  // cut off: the process is there, the socket open, nothing answers
+    ASSERT_TRUE(w.Freeze());  // cut off: the process is there, the socket open, nothing answers
     auto t0 = std::chrono::steady_clock::now();
     Status s = (*client)->Run(part->id, {&x, 1}, out);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
