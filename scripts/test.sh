@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The README's second command: install what is missing, build, generate the references (PyTorch
+# outputs, ONNX node tests), and run the whole suite: release, then AddressSanitizer +
+# UndefinedBehaviorSanitizer, ThreadSanitizer over the concurrent parts, and the fuzz targets for a
+# bounded time.   usage: scripts/test.sh [--quick]   (--quick: release build and tests only)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+quick=0; [ "${1:-}" = "--quick" ] && quick=1
+jobs=${TUTTI_JOBS:-$(nproc)}
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+
+step "dependencies"
+scripts/setup-deps.sh test
+
+step "release build"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+
+step "reference data (PyTorch exports, ONNX node tests)"
+scripts/make-testdata.sh
+
+step "tests: release"
+ctest --preset release -j "$jobs" --timeout 1500
+[ "$quick" = 1 ] && exit 0
+
+step "tests: AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+# The biggest networks are slow under ASan; the release run above already checks them all.
+ASAN_OPTIONS=detect_leaks=1 TUTTI_TEST_MODELS_MAX_MB=120 ctest --preset asan -j "$jobs" --timeout 1500
+
+step "tests: ThreadSanitizer (engine, schedulers, remote, asymmetric executor)"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs"
+# libgomp is not TSan-instrumented: one OpenMP thread per kernel keeps its barriers out of the report
+# while our own threads (workers, pools, RPC) stay fully checked.
+OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --preset tsan -j "$jobs" --timeout 1500 -L 'engine|sched|partition|profile|remote|backends' -R 'Engine|Sched|Worker|Queue|Profile|Remote|Asym|Pool|Split|Partition'
+
+if [ -x scripts/fuzz.sh ]; then
+  step "fuzz targets (bounded)"
+  scripts/fuzz.sh "${TUTTI_FUZZ_SECONDS:-60}"
+fi
+step "all test stages passed"
