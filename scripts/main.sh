@@ -24,7 +24,7 @@ step "model: $model"
 if [ -z "${1:-}" ]; then
   step "run on the CPU, compared with PyTorch's output"
   out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-  "$tutti" run "$model" --input models/demo.input.npy --expect models/demo.output.npy \
+  "$tutti" run "$model" --input models/demo.input.npy --expect probabilities=models/demo.output.npy \
     --tolerance 1e-4 --output-dir "$out"
 else
   step "run on the CPU (random input)"
