@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include "core/compare.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -13,20 +15,7 @@ std::string TestDataDir() {
 }
 
 double RelativePeakError(const Tensor& actual, const Tensor& expected) {
-  double max_diff = 0, max_ref = 0;
-  const int64_t n = expected.num_elements();
-  for (int64_t i = 0; i < n; ++i) {
-    double a = actual.ElementAsDouble(i), b = expected.ElementAsDouble(i);
-    if (std::isnan(a) != std::isnan(b)) return INFINITY;
-    if (std::isnan(a)) continue;
-    if (std::isinf(a) || std::isinf(b)) {
-      if (a != b) return INFINITY;
-      continue;
-    }
-    max_diff = std::max(max_diff, std::abs(a - b));
-    max_ref = std::max(max_ref, std::abs(b));
-  }
-  return max_diff / std::max(max_ref, 1e-30);
+  return ::tutti::RelativePeakError(actual, expected);  // one definition, shared with `tutti run --expect`
 }
 
 Tensor RandomTensor(const Shape& shape, uint32_t seed) {
