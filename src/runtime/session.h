@@ -40,6 +40,8 @@ struct TensorSpec {
 
 class Session {
  public:
+  // Loads an ONNX model (model/onnx_loader.h); errors name the file and what is wrong with it.
+  static Result<std::unique_ptr<Session>> Load(const std::string& model_path, SessionOptions options = {});
   // Takes a graph built or loaded elsewhere. Optimises it (if asked) and checks that the backend
   // supports every node, so an unknown operator is reported here, not at the first Run.
   static Result<std::unique_ptr<Session>> FromGraph(Graph graph, SessionOptions options = {});
