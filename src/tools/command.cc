@@ -86,11 +86,11 @@ std::map<std::string, Command>& Registry() {
 void RegisterCommand(Command command) { Registry()[command.name] = std::move(command); }
 const std::map<std::string, Command>& Commands() { return Registry(); }
 
-int ReportError(const std::string& command, const Status& status) {
+int ReportError(const Status& status) {
   std::string msg = status.message();
   for (char& c : msg)
     if (c == '\n') c = ' ';  // one line, always
-  std::fprintf(stderr, "tutti %s: %s\n", command.c_str(), msg.c_str());
+  std::fprintf(stderr, "tutti: error: %s\n", msg.c_str());
   return status.code() == StatusCode::kInvalidArgument && msg.rfind("unknown flag", 0) == 0 ? 2 : 1;
 }
 

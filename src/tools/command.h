@@ -48,8 +48,9 @@ struct CommandRegistrar {
   explicit CommandRegistrar(Command c) { RegisterCommand(std::move(c)); }
 };
 
-// Prints "tutti NAME: message" on stderr and returns the exit code for the status.
-int ReportError(const std::string& command, const Status& status);
+// Prints "tutti: error: message" as one line on stderr and returns the exit code for the status
+// (2 for an unknown flag, 1 otherwise). Every command failure goes through here.
+int ReportError(const Status& status);
 
 }  // namespace tutti::cli
 

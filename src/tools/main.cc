@@ -1,6 +1,7 @@
 // The tutti command line: `tutti COMMAND [args]`. Each command lives in its own file here.
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "tools/command.h"
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   const auto& commands = tutti::cli::Commands();
   auto it = commands.find(argv[1]);
   if (it == commands.end()) {
-    std::fprintf(stderr, "tutti: unknown command '%s' (see tutti --help)\n", argv[1]);
+    std::fprintf(stderr, "tutti: error: unknown command '%s' (see tutti --help)\n", argv[1]);
     return 2;
   }
   for (int i = 2; i < argc; ++i) {
@@ -30,7 +31,15 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  auto args = tutti::cli::Args::Parse(argc - 2, argv + 2, {"json", "verbose", "quiet", "no-optimize", "help"});
-  if (!args.ok()) return tutti::cli::ReportError(argv[1], args.status());
-  return it->second.run(*args);
+  auto args = tutti::cli::Args::Parse(argc - 2, argv + 2, {"json", "verbose", "quiet", "no-optimize", "help", "ops"});
+  if (!args.ok()) return tutti::cli::ReportError(args.status());
+  // Anything that escapes a command (std::filesystem, allocation) is still the one-line error every
+  // failure must be, never std::terminate.
+  try {
+    return it->second.run(*args);
+  } catch (const std::exception& e) {
+    return tutti::cli::ReportError(tutti::Internal("unexpected error: ", e.what()));
+  } catch (...) {
+    return tutti::cli::ReportError(tutti::Internal("unexpected error"));
+  }
 }
