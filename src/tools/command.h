@@ -51,6 +51,8 @@ struct CommandRegistrar {
 // Prints "tutti: error: message" as one line on stderr and returns the exit code for the status
 // (2 for an unknown flag, 1 otherwise). Every command failure goes through here.
 int ReportError(const Status& status);
+// The same; `command` is not printed (kept so that commands written against it still build).
+inline int ReportError(const std::string& command, const Status& status) { return ReportError(status); }
 
 }  // namespace tutti::cli
 
