@@ -27,7 +27,8 @@ struct ConnectOptions {
   int run_timeout_ms = 30000;      // default for Run; callers pass tighter ones from predictions
   int protocol_version = kProtocolVersion;  // tests set another to check the refusal
 
-  // Defaults with TUTTI_REMOTE_TOKEN / TUTTI_REMOTE_CA / TUTTI_REMOTE_TIMEOUT_MS applied, so a
+  // Defaults with TUTTI_REMOTE_TOKEN / TUTTI_REMOTE_CA / TUTTI_REMOTE_TIMEOUT_MS (Run deadline) /
+  // TUTTI_REMOTE_CONNECT_TIMEOUT_MS applied, so a
   // remote device in an engine config needs no secrets in the config file.
   static ConnectOptions FromEnvironment();
 };

@@ -14,6 +14,10 @@ ConnectOptions ConnectOptions::FromEnvironment() {
     int v = std::atoi(ms);
     if (v > 0) o.run_timeout_ms = v;
   }
+  if (const char* ms = std::getenv("TUTTI_REMOTE_CONNECT_TIMEOUT_MS")) {
+    int v = std::atoi(ms);
+    if (v > 0) o.connect_timeout_ms = v;
+  }
   return o;
 }
 
