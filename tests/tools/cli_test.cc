@@ -385,6 +385,34 @@ TEST_F(CliTest, InfoOps) {
   EXPECT_EQ(r.out.rfind("cpu: ", 0), 0u) << r.out;
 }
 
+// The repository's demo model (models/demo.onnx, PyTorch's output beside it), as scripts/main.sh
+// runs it. Found from the binary's place in build/<preset>/bin/; skips when not there.
+TEST_F(CliTest, RunsTheDemoModelAgainstPyTorch) {
+  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
+  const fs::path models = fs::path(TUTTI_CLI_PATH).parent_path() / ".." / ".." / ".." / "models";
+  const std::string demo = (models / "demo.onnx").string();
+  TUTTI_REQUIRE_FILE(demo);
+  CliResult r = RunCli({"info", demo, "--json", "--device", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  auto info = nlohmann::json::parse(r.out);
+  if (!info["backends"][0]["unsupported"].empty())
+    GTEST_SKIP() << "the cpu backend cannot run the demo model yet: " << info["backends"][0]["unsupported"].dump();
+  const std::string out_dir = (dir_ / "out").string();
+  r = RunCli({"run", demo, "--input", (models / "demo.input.npy").string(), "--expect",
+              "probabilities=" + (models / "demo.output.npy").string(), "--output-dir", out_dir, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_LE(j["expect"][0]["max_rel_error"].get<double>(), 1e-4);
+  auto written = ReadNpy(out_dir + "/probabilities.npy");
+  auto want = ReadNpy((models / "demo.output.npy").string());
+  ASSERT_TRUE(written.ok() && want.ok());
+  EXPECT_LE(testing::RelativePeakError(*written, *want), 1e-4);
+  // A reference that is not the model's output fails, with the summary still on stdout.
+  std::string wrong = WriteNpyFile("wrong.npy", testing::RandomTensor(want->shape(), 3));
+  ExpectOneLineError({"run", demo, "--input", (models / "demo.input.npy").string(), "--expect", "probabilities=" + wrong},
+                     {"probabilities", "wrong.npy", "tolerance"});
+}
+
 // A real network through the whole CLI, against PyTorch's output (skips without test data).
 TEST_F(CliTest, RunsATorchvisionModelAgainstPyTorch) {
   if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
