@@ -36,7 +36,8 @@ Result<std::unique_ptr<SpatialExecutor>> SpatialExecutor::Create(const Graph& g,
                                                                  SpatialPlan plan) {
   if (devices.empty()) return InvalidArgument("spatial split: no devices");
   TUTTI_ASSIGN_OR_RETURN(std::vector<Unit> units, FindUnits(g));
-  size_t next = 0;
+  // Groups are contiguous; they start at unit 0 for whole-model runs, anywhere for measuring.
+  size_t next = plan.groups.empty() ? plan.head_first : plan.groups.front().first;
   for (const Group& gr : plan.groups) {
     if (gr.first != next || gr.last <= gr.first || gr.last > units.size() || !units[gr.last - 1].splittable)
       return InvalidArgument("spatial plan: groups must cover splittable units in order (group at unit ", gr.first, ")");
@@ -199,6 +200,8 @@ Status SpatialExecutor::RunGroups(size_t first, size_t last, const Tensor& input
 }
 
 Status SpatialExecutor::Run(const Tensor& input, Tensor& output) {
+  if (!plan_.groups.empty() && plan_.groups.front().first != 0)
+    return InvalidArgument("spatial plan starts at unit ", plan_.groups.front().first, ", not at the model's input");
   Tensor cur;
   TUTTI_RETURN_IF_ERROR(RunGroups(0, plan_.groups.size(), input, cur));
   if (plan_.head_first >= units_.size()) {

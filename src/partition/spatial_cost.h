@@ -1,0 +1,82 @@
+// The cost predictor of Legion (ICCD'21, the seed's "Efficient Fused-layer Cost Estimation"):
+// profile every unit alone, once per device, at the input size that device's share gives it, and
+// predict any fused group from those tables instead of measuring it.
+//
+//   Set[d][u]  time to send device d its input band of unit u (un-fused)
+//   Get[d][u]  time to fetch its output band back
+//   Run[d][u]  time to compute unit u on that band
+//   Alpha      how much fusing grows a band: rows a unit computes inside a fused group over the rows
+//              it computes alone. Not measured -- the receptive field gives it exactly, per group.
+//
+// A group [i, j) on device d costs  Set[d][i]*alpha_in + sum_k Run[d][k]*alpha_k + Get[d][j-1]
+// (the output band of a group is the same with or without fusion), and the group as a whole the
+// slowest device's cost. Tables are JSON, keyed by the model's fingerprint and the device list.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "partition/spatial.h"
+#include "partition/spatial_executor.h"
+
+namespace tutti::spatial {
+
+struct CostTables {
+  uint64_t model_fingerprint = 0;
+  std::vector<std::string> devices;
+  std::vector<double> speeds;                   // relative device speeds the shares came from
+  std::vector<std::string> units;               // labels, for humans reading the file
+  std::vector<std::vector<double>> set_us;      // [device][unit]
+  std::vector<std::vector<double>> get_us;
+  std::vector<std::vector<double>> run_us;
+  std::vector<std::vector<int64_t>> out_rows;   // the profiled band per [device][unit]
+  std::vector<double> head_us;                  // [device]: the head whole, transfers included
+  double profile_s = 0;                         // wall time spent profiling
+
+  std::string ToJson() const;
+  static Result<CostTables> FromJson(const std::string& text);
+  Status Save(const std::string& path) const;
+  static Result<CostTables> Load(const std::string& path);
+};
+
+struct ProfileOptions {
+  int warmup = 1;
+  int iters = 3;
+  // Device speeds to size the profiled bands; empty: found by a first pass with equal shares.
+  std::vector<double> speeds;
+};
+
+// Profiles every splittable unit alone on every device (and the head on every device).
+// `g` has concrete shapes on the units' inputs.
+Result<CostTables> ProfileUnits(const Graph& g, const std::vector<SpatialDevice>& devices,
+                                const ProfileOptions& options);
+
+class CostPredictor {
+ public:
+  CostPredictor(const Graph& g, std::vector<Unit> units, CostTables tables);
+  // Predicted time of units [first, last) fused, with output rows `rows` per device (0: sits out).
+  Result<double> GroupUs(size_t first, size_t last, const std::vector<int64_t>& rows) const;
+  // Shares proportional to the tables' speeds, and the cheaper of that and "fastest device alone".
+  std::vector<int64_t> BestShares(size_t first, size_t last, double* us) const;
+  double HeadUs(int device) const;
+  int FastestDevice() const;
+  const CostTables& tables() const { return tables_; }
+  const std::vector<Unit>& units() const { return units_; }
+
+ private:
+  const Graph& g_;
+  std::vector<Unit> units_;
+  CostTables tables_;
+};
+
+// Measures a group for real: median wall time of running units [first, last) with `rows` on the
+// devices (bands sent, computed in parallel, gathered).
+Result<double> MeasureGroupUs(const Graph& g, const std::vector<SpatialDevice>& devices, size_t first, size_t last,
+                              const std::vector<int64_t>& rows, int warmup, int iters);
+
+// A random input for unit `u`'s input value (its shape must be concrete).
+Result<Tensor> UnitInput(const Graph& g, const Unit& u);
+
+}  // namespace tutti::spatial
