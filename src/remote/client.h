@@ -90,3 +90,13 @@ class WorkerClient {
 Result<std::unique_ptr<WorkerClient>> ConnectWorker(const std::string& target, const ConnectOptions& options);
 
 }  // namespace tutti::remote
+
+namespace tutti::remote {
+
+// Sends `request` bytes unchanged to the worker's `method` ("Run", "Prepare", ...) with the usual
+// version and token metadata, and returns the worker's verdict. For protocol tests and fuzzing:
+// messages the typed client would never build must still be refused without harming the worker.
+Status CallRaw(const std::string& target, const std::string& method, const std::string& request,
+               const ConnectOptions& options);
+
+}  // namespace tutti::remote

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 #include "backends/remote/remote_backend.h"
 #include "remote/client.h"
@@ -136,6 +137,86 @@ TEST(RemoteWorkerTest, OversizedTileIsRefusedBeforeSending) {
   EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.ToString();
   EXPECT_NE(s.message().find("message limit"), std::string::npos) << s.ToString();
   EXPECT_TRUE((*client)->Health().ok());
+}
+
+// Protocol-buffer wire format by hand, so the test can say things the typed client never would.
+std::string Varint(uint64_t v) {
+  std::string out;
+  do {
+    out.push_back(static_cast<char>((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+    v >>= 7;
+  } while (v);
+  return out;
+}
+std::string Bytes(int field, const std::string& payload) {
+  return Varint(static_cast<uint64_t>(field) << 3 | 2) + Varint(payload.size()) + payload;
+}
+std::string Int(int field, uint64_t v) { return Varint(static_cast<uint64_t>(field) << 3) + Varint(v); }
+
+TEST(RemoteWorkerTest, MalformedMessagesAreRefusedAndWorkerStaysUp) {
+  REQUIRE_REMOTE();
+  WorkerProcess w({"--max-message-mb", "1"});
+  ASSERT_TRUE(w.started()) << w.log();
+  ConnectOptions o = WithToken("");
+  // Not a protobuf at all.
+  Status garbage = remote::CallRaw(w.target(), "Run", std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11), o);
+  EXPECT_FALSE(garbage.ok());
+  // A graph whose node reads value #99 of 0.
+  std::string node = Bytes(2, "Relu") + Bytes(4, Varint(99));
+  Status bad_graph = remote::CallRaw(w.target(), "Prepare", Bytes(1, Bytes(3, node)), o);
+  EXPECT_EQ(bad_graph.code(), StatusCode::kInvalidArgument) << bad_graph.ToString();
+  EXPECT_NE(bad_graph.message().find("out of range"), std::string::npos) << bad_graph.ToString();
+  // A graph constant that claims [2^31, 2^31] floats but carries 4 bytes: refused, not allocated.
+  std::string huge = Int(1, 1) + Bytes(2, Varint(1ull << 31) + Varint(1ull << 31)) + Bytes(3, "abcd");
+  std::string value = Bytes(1, "w") + Int(2, 1) + Bytes(5, huge) + Int(6, 1);
+  Status bad_tensor = remote::CallRaw(w.target(), "Prepare", Bytes(1, Bytes(2, value)), o);
+  EXPECT_EQ(bad_tensor.code(), StatusCode::kInvalidArgument) << bad_tensor.ToString();
+  // A blob chunk lying about its offset.
+  Status bad_chunk = remote::CallRaw(w.target(), "PutBlob", Int(1, 7) + Int(2, 10) + Int(3, 8) + Bytes(4, "12345"), o);
+  EXPECT_EQ(bad_chunk.code(), StatusCode::kInvalidArgument) << bad_chunk.ToString();
+  // An input tile over the worker's message limit, sent by a client that does not check.
+  std::string big_tensor = Int(1, 1) + Bytes(2, Varint(1) + Varint(600000)) + Bytes(3, std::string(2400000, 'x'));
+  Status oversized = remote::CallRaw(w.target(), "Run", Int(1, 1) + Bytes(2, big_tensor), o);
+  EXPECT_EQ(oversized.code(), StatusCode::kResourceExhausted) << oversized.ToString();
+  // Without the protocol version metadata: refused as not a coordinator.
+  ConnectOptions no_version = o;
+  no_version.protocol_version = 0;
+  EXPECT_FALSE(remote::CallRaw(w.target(), "Health", "", no_version).ok());
+
+  EXPECT_TRUE(w.alive());
+  auto client = remote::ConnectWorker(w.target(), o);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_TRUE((*client)->Health().ok());
+}
+
+TEST(RemoteWorkerTest, TlsWorkerServesTlsClientsOnly) {
+  REQUIRE_REMOTE();
+  std::string dir = ::testing::TempDir() + "/tutti-tls-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + key + " -out " + cert + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "no openssl to make a test certificate";
+  WorkerProcess w({"--tls-cert", cert, "--tls-key", key, "--token", "t"});
+  ASSERT_TRUE(w.started()) << w.log();
+  ConnectOptions o = WithToken("t");
+  o.tls_ca_file = cert;
+  o.tls_server_name = "localhost";
+  auto tls = remote::ConnectWorker(w.target(), o);
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  Graph g = ReluGraph({2, 3});
+  auto part = (*tls)->Prepare(g);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  Tensor x = testing::RandomTensor({2, 3}, 4);
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*tls)->Run(part->id, {&x, 1}, out).ok());
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(out[0].data<float>()[i], std::max(0.f, x.data<float>()[i]));
+  // A plaintext client cannot talk to it.
+  ConnectOptions plain = WithToken("t");
+  plain.connect_timeout_ms = 1000;
+  EXPECT_FALSE(remote::ConnectWorker(w.target(), plain).ok());
+  EXPECT_TRUE(w.alive());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(RemoteWorkerTest, UnreachableWorkerFailsWithinTheConnectTimeout) {

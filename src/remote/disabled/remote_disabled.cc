@@ -14,5 +14,6 @@ Status NoGrpc() {
 bool RemoteSupported() { return false; }
 Result<std::unique_ptr<WorkerServer>> StartWorker(const WorkerOptions&) { return NoGrpc(); }
 Result<std::unique_ptr<WorkerClient>> ConnectWorker(const std::string&, const ConnectOptions&) { return NoGrpc(); }
+Status CallRaw(const std::string&, const std::string&, const std::string&, const ConnectOptions&) { return NoGrpc(); }
 
 }  // namespace tutti::remote

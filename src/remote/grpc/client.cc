@@ -1,10 +1,12 @@
 // The coordinator's connection to one worker. See remote/client.h.
 #include "remote/client.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -233,6 +235,22 @@ Result<std::unique_ptr<WorkerClient>> ConnectWorker(const std::string& target, c
   auto client = std::make_unique<GrpcWorkerClient>(target, options, std::move(channel));
   TUTTI_RETURN_IF_ERROR(client->Hello());
   return std::unique_ptr<WorkerClient>(std::move(client));
+}
+
+Status CallRaw(const std::string& target, const std::string& method, const std::string& request,
+               const ConnectOptions& options) {
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options.call_timeout_ms));
+  ctx.AddMetadata(kVersionKey, std::to_string(options.protocol_version));
+  if (!options.token.empty()) ctx.AddMetadata(kTokenKey, options.token);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer req(&slice, 1), rep;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/tutti.remote.proto.Worker/" + method, grpc::StubOptions(), &req, &rep,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  return FromGrpc(done.get_future().get(), method + " on worker " + target);
 }
 
 }  // namespace tutti::remote
