@@ -1,5 +1,7 @@
 #include "runtime/compiled_model.h"
 
+#include "backends/cpu/constant_evaluator.h"
+#include "graph/shape_inference.h"
 #include "runtime/input_check.h"
 
 namespace tutti {
@@ -29,27 +31,9 @@ Result<Graph> SpecializeForInputs(const Graph& graph, std::span<const Shape> inp
   if (input_shapes.size() != graph.inputs().size())
     return InvalidArgument("the model takes ", graph.inputs().size(), " inputs (", QuotedInputNames(graph), "), got ",
                            input_shapes.size(), " shapes");
-  // TEMPORARY until graph/shape_inference.h lands: bind symbols from the inputs and substitute
-  // them everywhere. Enough for graphs whose intermediate shapes are already declared.
-  SymbolBindings bindings;
-  Graph g = graph;
-  for (size_t i = 0; i < input_shapes.size(); ++i) {
-    Value& v = g.value(graph.inputs()[i]);
-    if (v.info.shape) {
-      for (size_t d = 0; d < v.info.shape->size() && d < input_shapes[i].size(); ++d)
-        if (!(*v.info.shape)[d].symbol.empty()) bindings[(*v.info.shape)[d].symbol] = input_shapes[i][d];
-    }
-    v.info.shape = ToSymbolic(input_shapes[i]);
-  }
-  for (size_t id = 0; id < g.value_count(); ++id) {
-    Value& v = g.value(static_cast<ValueId>(id));
-    if (!v.info.shape) continue;
-    for (Dim& d : *v.info.shape) {
-      auto it = d.symbol.empty() ? bindings.end() : bindings.find(d.symbol);
-      if (it != bindings.end()) d = Dim::Known(it->second);
-    }
-  }
-  return g;
+  std::map<std::string, Shape> by_name;
+  for (size_t i = 0; i < input_shapes.size(); ++i) by_name[graph.value(graph.inputs()[i]).name] = input_shapes[i];
+  return SpecializeShapes(graph, by_name, cpu::CpuNodeEvaluator());
 }
 
 }  // namespace tutti
