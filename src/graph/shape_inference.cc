@@ -14,7 +14,7 @@ bool IsShapeIntType(DataType t) { return t == DataType::kInt64 || t == DataType:
 std::optional<KnownValues> ValuesOfConstant(const Tensor& t) {
   if (!IsShapeIntType(t.dtype()) || t.num_elements() > shape_rules::kMaxTrackedElements) return std::nullopt;
   KnownValues v;
-  for (int64_t i = 0; i < t.num_elements(); ++i) v.push_back(Dim::Known(t.ElementAsInt64(i)));
+  for (int64_t i = 0; i < t.num_elements(); ++i) v.push_back(shape_rules::SymInt::Of(t.ElementAsInt64(i)));
   return v;
 }
 

@@ -26,7 +26,7 @@ std::optional<std::vector<int64_t>> Context::ints(size_t i) const {
   if (!v) return std::nullopt;
   std::vector<int64_t> out;
   out.reserve(v->size());
-  for (const Dim& d : *v) {
+  for (const SymInt& d : *v) {
     if (!d.known()) return std::nullopt;
     out.push_back(d.value);
   }
@@ -93,23 +93,26 @@ Status BoolLikeInput0(Context& c) {
 TUTTI_SHAPE_RULE(BoolLikeInput0, "IsNaN", "IsInf");
 
 // Integer arithmetic on known contents (shape computations: batch * 3, dim / 2 ...).
-std::optional<Dim> Arith(const std::string& op, const Dim& a, const Dim& b) {
-  if (op == "Mul") return Mul(a, b);
+std::optional<SymInt> Arith(const std::string& op, const SymInt& a, const SymInt& b) {
   if (!a.known() || !b.known()) {
-    if (op == "Add" && b.known() && b.value == 0) return a;
-    if ((op == "Sub") && b.known() && b.value == 0) return a;
-    if (op == "Div" && b.known() && b.value == 1) return a;
-    return Dim{};
+    const bool b_is = b.known(), a_is = a.known();
+    if ((op == "Add" || op == "Sub") && b_is && b.value == 0) return a;
+    if (op == "Add" && a_is && a.value == 0) return b;
+    if ((op == "Mul" || op == "Div") && b_is && b.value == 1) return a;
+    if (op == "Mul" && a_is && a.value == 1) return b;
+    if (op == "Mul" && ((a_is && a.value == 0) || (b_is && b.value == 0))) return SymInt::Of(0);
+    return SymInt{};
   }
-  if (op == "Add") return Dim::Known(a.value + b.value);
-  if (op == "Sub") return Dim::Known(a.value - b.value);
+  if (op == "Mul") return SymInt::Of(a.value * b.value);
+  if (op == "Add") return SymInt::Of(a.value + b.value);
+  if (op == "Sub") return SymInt::Of(a.value - b.value);
   if (op == "Div") {
     if (b.value == 0) return std::nullopt;
     // ONNX integer Div truncates toward zero, as C++ does.
-    return Dim::Known(a.value / b.value);
+    return SymInt::Of(a.value / b.value);
   }
-  if (op == "Max") return Dim::Known(std::max(a.value, b.value));
-  if (op == "Min") return Dim::Known(std::min(a.value, b.value));
+  if (op == "Max") return SymInt::Of(std::max(a.value, b.value));
+  if (op == "Min") return SymInt::Of(std::min(a.value, b.value));
   return std::nullopt;
 }
 

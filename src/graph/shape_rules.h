@@ -12,8 +12,21 @@
 
 namespace tutti::shape_rules {
 
+// One element of a tracked integer tensor: a number (of any sign: -1 in a Reshape target is a
+// number, not an unknown dim), a named symbol ("batch"), or unknown.
+struct SymInt {
+  int64_t value = 0;
+  bool is_known = false;
+  std::string symbol;
+  bool known() const { return is_known; }
+  static SymInt Of(int64_t v) { return SymInt{v, true, {}}; }
+  static SymInt FromDim(const Dim& d) { return d.known() ? Of(d.value) : SymInt{0, false, d.symbol}; }
+  // As a dimension; a negative number is no dimension (unknown).
+  Dim ToDim() const { return is_known ? (value >= 0 ? Dim::Known(value) : Dim{}) : Dim{-1, symbol}; }
+  bool operator==(const SymInt&) const = default;
+};
 // The contents of a small integer tensor, element by element, possibly symbolic ({batch, 3, 224}).
-using KnownValues = std::vector<Dim>;
+using KnownValues = std::vector<SymInt>;
 // Integer tensors up to this many elements have their contents tracked.
 inline constexpr int64_t kMaxTrackedElements = 1024;
 

@@ -30,7 +30,8 @@ Status ShapeRule(Context& c) {
   if (end < 0) end += r;
   start = std::clamp<int64_t>(start, 0, r);
   end = std::clamp<int64_t>(end, start, r);
-  KnownValues v(x->begin() + start, x->begin() + end);
+  KnownValues v;
+  for (auto it = x->begin() + start; it != x->begin() + end; ++it) v.push_back(SymInt::FromDim(*it));
   c.Set(0, DataType::kInt64, SymbolicShape{Dim::Known(end - start)});
   c.SetValues(0, std::move(v));
   return Status::Ok();
@@ -39,7 +40,7 @@ TUTTI_SHAPE_RULE(ShapeRule, "Shape");
 
 Status SizeRule(Context& c) {
   c.Set(0, DataType::kInt64, SymbolicShape{});
-  if (const SymbolicShape* x = c.shape(0)) c.SetValues(0, {Product(x->begin(), x->end())});
+  if (const SymbolicShape* x = c.shape(0)) c.SetValues(0, {SymInt::FromDim(Product(x->begin(), x->end()))});
   return Status::Ok();
 }
 TUTTI_SHAPE_RULE(SizeRule, "Size");
@@ -88,7 +89,7 @@ Status ReshapeRule(Context& c) {
   SymbolicShape out;
   size_t minus = target->size();
   for (size_t i = 0; i < target->size(); ++i) {
-    const Dim& d = (*target)[i];
+    const SymInt& d = (*target)[i];
     if (d.known() && d.value == 0 && !allowzero) {
       if (!x) { out.push_back(Dim{}); continue; }
       if (i >= x->size()) return InvalidArgument("target dim ", i, " is 0 (copy) but the input has rank ", x->size());
@@ -100,7 +101,7 @@ Status ReshapeRule(Context& c) {
     } else if (d.known() && d.value < -1) {
       return InvalidArgument("target dim ", d.value, " is negative");
     } else {
-      out.push_back(d);
+      out.push_back(d.ToDim());
     }
   }
   if (minus != target->size() && x) out[minus] = InferMinusOne(*x, out, minus);
@@ -383,7 +384,9 @@ Status ExpandRule(Context& c) {
   const KnownValues* target = c.values(1);
   c.Set(0, c.dtype(0), std::nullopt);
   if (!x || !target) return Status::Ok();
-  TUTTI_ASSIGN_OR_RETURN(SymbolicShape out, Broadcast(*x, SymbolicShape(target->begin(), target->end())));
+  SymbolicShape shape;
+  for (const SymInt& d : *target) shape.push_back(d.ToDim());
+  TUTTI_ASSIGN_OR_RETURN(SymbolicShape out, Broadcast(*x, shape));
   c.Set(0, c.dtype(0), out);
   return Status::Ok();
 }
@@ -414,12 +417,15 @@ Status ConstantOfShapeRule(Context& c) {
     c.Set(0, dt, s);
     return Status::Ok();
   }
-  for (const Dim& d : *shape)
+  SymbolicShape dims;
+  for (const SymInt& d : *shape) {
     if (d.known() && d.value < 0) return InvalidArgument("negative dimension ", d.value);
-  c.Set(0, dt, SymbolicShape(shape->begin(), shape->end()));
-  auto n = ToConcrete(SymbolicShape(shape->begin(), shape->end()));
+    dims.push_back(d.ToDim());
+  }
+  c.Set(0, dt, dims);
+  auto n = ToConcrete(dims);
   if (n && (dt == DataType::kInt64 || dt == DataType::kInt32) && NumElements(*n) <= kMaxTrackedElements)
-    c.SetValues(0, KnownValues(static_cast<size_t>(NumElements(*n)), Dim::Known(value ? value->ElementAsInt64(0) : 0)));
+    c.SetValues(0, KnownValues(static_cast<size_t>(NumElements(*n)), SymInt::Of(value ? value->ElementAsInt64(0) : 0)));
   return Status::Ok();
 }
 TUTTI_SHAPE_RULE(ConstantOfShapeRule, "ConstantOfShape");
@@ -443,7 +449,7 @@ Status RangeRule(Context& c) {
   c.Set(0, dt, SymbolicShape{Dim::Known(n)});
   if ((dt == DataType::kInt64 || dt == DataType::kInt32) && n <= kMaxTrackedElements) {
     KnownValues v;
-    for (int64_t i = 0; i < n; ++i) v.push_back(Dim::Known(static_cast<int64_t>(*start + static_cast<double>(i) * *delta)));
+    for (int64_t i = 0; i < n; ++i) v.push_back(SymInt::Of(static_cast<int64_t>(*start + static_cast<double>(i) * *delta)));
     c.SetValues(0, std::move(v));
   }
   return Status::Ok();
