@@ -238,8 +238,8 @@ TEST_F(CliTest, NpyThatLiesAboutItsSize) {
   std::string good = *EncodeNpy(testing::RandomTensor({2, 4}));
   std::string shorter = Write("short.npy", good.substr(0, good.size() - 8));
   ExpectOneLineError({"run", relu_, "--input", "x=" + shorter}, {"short.npy", "float32[2,4]"});
-  // A header claiming 10^15 elements over 32 bytes of data: an error, not an allocation.
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000000, 4), }";
+  // A header claiming 4*10^13 elements (digits the reader accepts) over 32 bytes of data: an error, not an allocation.
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (10000000000000, 4), }";
   std::string lie = good;
   lie.replace(10, good.find('}') - 10 + 1, header);
   std::string huge = Write("huge.npy", lie);
