@@ -1,0 +1,30 @@
+#include "engine/trace.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace tutti {
+
+Status WriteChromeTrace(const std::vector<TraceEvent>& events, const std::vector<std::string>& processor_names,
+                        const std::string& path) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t p = 0; p < processor_names.size(); ++p) {
+    out.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", 1}, {"tid", p}, {"args", {{"name", processor_names[p]}}}});
+    out.push_back({{"ph", "M"}, {"name", "thread_sort_index"}, {"pid", 1}, {"tid", p}, {"args", {{"sort_index", p}}}});
+  }
+  out.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", 1}, {"args", {{"name", "tutti engine"}}}});
+  for (const TraceEvent& e : events) {
+    out.push_back({{"ph", "X"}, {"pid", 1}, {"tid", e.processor}, {"ts", e.start_us}, {"dur", e.end_us - e.start_us},
+                   {"name", e.model + (e.subgraph == "whole model" ? "" : " [" + e.subgraph + "]")},
+                   {"cat", e.ok ? "subgraph" : "failed"},
+                   {"args", {{"request", e.request_id}, {"subgraph", e.subgraph}, {"ok", e.ok}}}});
+  }
+  std::ofstream f(path);
+  if (!f) return Unavailable("cannot write trace file '", path, "'");
+  f << nlohmann::json{{"traceEvents", out}, {"displayTimeUnit", "ms"}}.dump() << "\n";
+  if (!f) return Unavailable("cannot write trace file '", path, "'");
+  return Status::Ok();
+}
+
+}  // namespace tutti
