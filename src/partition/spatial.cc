@@ -202,6 +202,24 @@ Result<Tile> BuildTile(const Graph& g, std::span<const Unit> units, size_t first
   return tile;
 }
 
+Status AnnotateUnitShapes(Graph& g, Backend& backend) {
+  TUTTI_ASSIGN_OR_RETURN(std::vector<Unit> units, FindUnits(g));
+  auto in_shape = ConcreteShape(g.value(units[0].input));
+  TUTTI_ASSIGN_OR_RETURN(Tensor x, Tensor::Zeros(g.value(units[0].input).info.dtype == DataType::kUndefined
+                                                     ? DataType::kFloat32
+                                                     : g.value(units[0].input).info.dtype,
+                                                 *in_shape));
+  for (size_t u = 0; u < units.size() && units[u].splittable; ++u) {
+    TUTTI_ASSIGN_OR_RETURN(Tile tile, BuildTile(g, units, u, u + 1, {0, units[u].out_h}));
+    TUTTI_ASSIGN_OR_RETURN(auto exe, backend.Compile(tile.graph, {}));
+    std::vector<Tensor> out;
+    TUTTI_RETURN_IF_ERROR(exe->Run({&x, 1}, out).WithContext("unit '" + units[u].label + "'"));
+    g.value(units[u].output).info = {out.at(0).dtype(), ToSymbolic(out.at(0).shape())};
+    x = out[0];
+  }
+  return Status::Ok();
+}
+
 Result<Graph> BuildHead(const Graph& g, std::span<const Unit> units, size_t first) {
   std::vector<NodeId> nodes;
   for (size_t u = first; u < units.size(); ++u) nodes.insert(nodes.end(), units[u].nodes.begin(), units[u].nodes.end());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "backends/backend.h"
 #include "graph/graph.h"
 #include "graph/receptive_field.h"
 
@@ -33,6 +34,11 @@ struct Unit {
 // Units of a shape-specialised graph with one non-constant 4-D input and one output. Units up to
 // the first non-splittable one are splittable; the rest form the head.
 Result<std::vector<Unit>> FindUnits(const Graph& g);
+
+// Runs the splittable units once, whole, on `backend` and records the shape of every unit's input
+// and output in `g`: profiling and remote tiles need them, and a model whose intermediate shapes
+// were not inferred gets them this way.
+Status AnnotateUnitShapes(Graph& g, Backend& backend);
 
 // Units [first, last) fused into one group; rows[d] output rows for device d (0: d sits out).
 struct Group {

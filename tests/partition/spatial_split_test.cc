@@ -183,3 +183,49 @@ TEST(SpatialSplitTest, SharesAreProportionalAndComplete) {
 
 }  // namespace
 }  // namespace tutti
+
+namespace tutti {
+namespace {
+
+// The same networks on the CPU backend's real kernels (oneDNN convolutions and pools, which see
+// the band's asymmetric edge pads), split over several CPU "devices", against the naive reference
+// run of the whole network.
+TEST(SpatialSplitTest, CpuBackendBandsMatchTheWholeRun) {
+  for (Graph g : {testing::ChainNet(), testing::BlockNet()}) {
+    auto cpu = CreateBackend("cpu");
+    ASSERT_TRUE(cpu.ok());
+    std::shared_ptr<Backend> shared(std::move(cpu).value());
+    bool supported = true;
+    for (size_t i = 0; i < g.node_count(); ++i) supported &= shared->SupportsNode(g, g.node(static_cast<NodeId>(i)));
+    if (!supported) GTEST_SKIP() << "the CPU backend lacks an operator of '" << g.name << "'";
+    auto units = FindUnits(g);
+    ASSERT_TRUE(units.ok());
+    size_t n = 0;
+    while (n < units->size() && (*units)[n].splittable) ++n;
+    std::vector<double> speeds = {1, 0.05, 2};  // uneven, with a one-row-ish share
+    SpatialPlan plan;
+    for (size_t u = 0; u < n; u += 2) {
+      size_t last = std::min(n, u + 2);
+      plan.groups.push_back({u, last, spatial::ProportionalShares((*units)[last - 1].out_h, speeds)});
+    }
+    plan.head_first = n;
+    plan.head_device = 2;
+    std::vector<spatial::SpatialDevice> devices;
+    CompileOptions one_thread;
+    one_thread.threads = 1;
+    for (size_t d = 0; d < speeds.size(); ++d) devices.push_back({"cpu", shared, speeds[d], one_thread});
+    auto exec = spatial::SpatialExecutor::Create(g, devices, plan);
+    ASSERT_TRUE(exec.ok()) << exec.status().ToString();
+    Tensor x = testing::RandomTensor(*ToConcrete(*g.value(g.inputs()[0]).info.shape), 21), out;
+    Status s = (*exec)->Run(x, out);
+    ASSERT_TRUE(s.ok()) << g.name << ": " << s.ToString();
+    testing::NaiveExecutable whole(g);
+    std::vector<Tensor> want;
+    ASSERT_TRUE(whole.Run({&x, 1}, want).ok());
+    ASSERT_EQ(out.shape(), want[0].shape());
+    EXPECT_LE(testing::RelativePeakError(out, want[0]), 1e-4) << g.name;
+  }
+}
+
+}  // namespace
+}  // namespace tutti

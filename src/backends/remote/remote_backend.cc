@@ -22,7 +22,8 @@ Status RemoteExecutable::Run(std::span<const Tensor> inputs, std::vector<Tensor>
                        output_shapes_.size());
   outputs.resize(results.size());
   for (size_t i = 0; i < results.size(); ++i) {
-    if (results[i].shape() != output_shapes_[i] || results[i].dtype() != output_types_[i])
+    bool shape_known = output_shapes_[i] != Shape{-1};
+    if ((shape_known && results[i].shape() != output_shapes_[i]) || results[i].dtype() != output_types_[i])
       return DeviceError("worker ", client_->info().target, " returned output ", i, " as ", results[i].DebugString(),
                          ", expected ", DataTypeName(output_types_[i]), ShapeToString(output_shapes_[i]));
     // backend.h's contract: a caller-provided output of the right shape is written in place.
@@ -57,9 +58,9 @@ Result<std::unique_ptr<Executable>> RemoteBackend::Compile(const Graph& graph, c
   std::vector<DataType> types;
   for (ValueId v : graph.outputs()) {
     const Value& val = graph.value(v);
+    // Outputs without a declared shape are taken as the worker computes them.
     auto s = val.info.shape ? ToConcrete(*val.info.shape) : std::nullopt;
-    if (!s) return InvalidArgument("output '", val.name, "' has no concrete shape: specialise shapes before compiling");
-    shapes.push_back(*s);
+    shapes.push_back(s ? *s : Shape{-1});
     types.push_back(val.is_constant() ? val.constant.dtype() : val.info.dtype);
   }
   TUTTI_ASSIGN_OR_RETURN(remote::PreparedPart part, client_->Prepare(graph, options.threads));

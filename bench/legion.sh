@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# One image across networked devices (issue 7, Legion): VGG-16, ResNet-18 and MobileNetV2 over 2, 3
+# and 4 unequal test-bed devices (scripts/testbed.sh: namespaces + veth + tc tbf at 100 Mbit/s),
+# against the fastest single device and the layer-by-layer split; the optimizer's search time
+# against the full search; the predictor's median absolute error. Rewrites its section of
+# docs/benchmarks.md.
+#
+# usage: bench/legion.sh [--models "vgg16 resnet18 mobilenet_v2"] [--devices "2 3 4"] [--rate 100mbit]
+#                        [--reps 3] [--full "2"]   (device counts that also run the full search: it
+#                        measures every candidate group and takes hours for VGG-16 on a 2-core host)
+#                        [--no-write]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${TUTTI_BIN:-$ROOT/build/release/bin/tutti}
+DATA=${TUTTI_TESTDATA:-$ROOT/build/testdata}
+models="vgg16 resnet18 mobilenet_v2" devices="2 3 4" rate=100mbit reps=3 full="" write=1
+while (($#)); do
+  case "$1" in
+    --models) models=$2; shift 2 ;;
+    --devices) devices=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --full) full=$2; shift 2 ;;
+    --no-write) write=0; shift ;;
+    *) echo "legion.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+[ -x "$BIN" ] || { echo "legion.sh: build tutti first ($BIN)" >&2; exit 1; }
+out=$(mktemp -d)
+trap '"$ROOT/scripts/testbed.sh" down >/dev/null 2>&1 || true' EXIT
+
+for n in $devices; do
+  "$ROOT/scripts/testbed.sh" down >/dev/null 2>&1 || true
+  procs=$("$ROOT/scripts/testbed.sh" up "$n" --rate "$rate")
+  for m in $models; do
+    model=$DATA/models/$m.onnx
+    [ -f "$model" ] || { echo "legion.sh: missing $model (scripts/make-testdata.sh)" >&2; continue; }
+    search=optimizer
+    [[ " $full " == *" $n "* ]] && search=both
+    echo "legion.sh: $m on $n devices ($search)" >&2
+    if ! "$BIN" plan-spatial "$model" --processors "$procs" --search "$search" --measure "$reps" \
+         --tables "$out/$m-$n.tables.json" --json > "$out/$m-$n.json" 2> "$out/$m-$n.err"; then
+      echo "legion.sh: $m on $n devices failed: $(tail -1 "$out/$m-$n.err")" >&2
+    fi
+  done
+done
+"$ROOT/scripts/testbed.sh" down >/dev/null 2>&1 || true
+
+python3 - "$out" "$rate" "$reps" "$write" "$ROOT/docs/benchmarks.md" <<'EOF'
+import json, os, sys, glob, statistics
+out, rate, reps, write, doc = sys.argv[1:6]
+rows, search_rows, pred = [], [], []
+for f in sorted(glob.glob(os.path.join(out, "*.json"))):
+    if f.endswith(".tables.json"): continue
+    name = os.path.basename(f)[:-5]
+    m, n = name.rsplit("-", 1)
+    try: j = json.load(open(f))
+    except Exception:
+        err = open(f[:-5] + ".err").read().strip().splitlines()
+        rows.append(f"| {m} | {n} | failed: {err[-1] if err else '?'} | | | | |"); continue
+    o = j.get("optimizer", {})
+    single = j.get("single", {}).get("measured_ms")
+    lbl = j.get("layer_by_layer", {}).get("measured_ms")
+    opt = o.get("measured_ms")
+    fmt = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "–"
+    ratio = lambda a, b: f"{a / b:.2f}×" if a and b else "–"
+    groups = len(o.get("groups", []))
+    rows.append(f"| {m} | {n} | {fmt(single)} ({j.get('single', {}).get('device', '?').split(':')[1] if ':' in j.get('single', {}).get('device', '') else j.get('single', {}).get('device', '?')}) "
+                f"| {fmt(lbl)} | {fmt(opt)} ({groups} groups) | {ratio(single, opt)} | {ratio(lbl, opt)} |")
+    if "full" in j:
+        fs = j["full"]
+        search_rows.append(f"| {m} | {n} | {o.get('search_s', 0):.1f} | {fs.get('search_s', 0):.1f} | "
+                           f"{fs.get('search_s', 0) / max(1e-9, o.get('search_s', 1e-9)):.1f}× | {fmt(opt)} | {fmt(fs.get('measured_ms'))} |")
+    if "predictor" in j:
+        p = j["predictor"]
+        pred.append(f"| {m} | {n} | {p['groups']} | {p['median_abs_error_ms']:.2f} | {100 * p['median_rel_error']:.0f}% |")
+text = [f"Script: `bench/legion.sh`. Devices: `scripts/testbed.sh` network namespaces, veth + tc tbf at {rate} each "
+        "way, workers pinned to unequal core sets; the coordinator is the host. Latency medians of "
+        f"{reps} runs (ms, batch 1). Speed-up = fastest single device ÷ split (≥ 1 is better).", "",
+        "| model | devices | fastest single device | layer-by-layer split | optimizer plan | speed-up vs single | vs layer-by-layer |",
+        "|---|---|---|---|---|---|---|"] + rows
+if search_rows:
+    text += ["", "Search cost (s; optimizer = profiling + search + wild-card measurement):", "",
+             "| model | devices | optimizer | full search | full ÷ optimizer | optimizer plan (ms) | full-search plan (ms) |",
+             "|---|---|---|---|---|---|---|"] + search_rows
+if pred:
+    text += ["", "Predictor fidelity (predicted vs measured group latency, groups of the chosen and the layer-by-layer plans):", "",
+             "| model | devices | groups | median abs error (ms) | median rel error |", "|---|---|---|---|---|"] + pred
+block = "\n".join(text) + "\n"
+print(block)
+if write == "1":
+    lines = open(doc).read().split("\n")
+    head = "## One image across networked devices (issue 7)"
+    if head not in lines:
+        lines += ["", head, ""]
+    i = lines.index(head)
+    j = i + 1
+    while j < len(lines) and not lines[j].startswith("## "): j += 1
+    new = lines[:i + 1] + [""] + block.rstrip("\n").split("\n") + [""] + lines[j:]
+    open(doc, "w").write("\n".join(new))
+EOF

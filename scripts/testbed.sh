@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# A test bed of N networked "devices" on one machine (issue 7): each device is a network namespace
+# joined to the host by a veth pair shaped with tc tbf (default 100 Mbit/s each way, as in the Legion
+# seed), running `tutti worker` pinned (taskset) to its own cores with its own thread count, so the
+# devices differ in speed. Needs root for namespaces; without it, falls back to loopback workers
+# with no shaping (and says so).
+#
+# usage: scripts/testbed.sh up N [--rate 100mbit] [--token T] [--bin PATH]
+#        scripts/testbed.sh down
+#        scripts/testbed.sh status
+# `up` prints the --processors list (remote:10.77.1.2:7000,...) and writes it to $STATE/processors.
+set -euo pipefail
+
+STATE=${TUTTI_TESTBED_DIR:-/tmp/tutti-testbed}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${TUTTI_BIN:-$ROOT/build/release/bin/tutti}
+PORT=7000
+
+die() { echo "testbed: $*" >&2; exit 1; }
+
+# Device i's cores: device 1 gets half the machine, each next one half of that (at least one core),
+# laid out one after another (0-7, 8-11, 12-13, 14 on 16 cores), wrapping when the machine runs out
+# (on 2 cores devices share cores and differ less). Threads = its core count.
+cores_for() {
+  local i=$1 n start=0 j want list="" c; n=$(nproc)
+  for ((j = 1; j <= i; j++)); do
+    want=$(( n >> j )); (( want >= 1 )) || want=1
+    (( j < i )) && start=$(( start + want ))
+  done
+  for ((c = 0; c < want; c++)); do list+="${list:+,}$(( (start + c) % n ))"; done
+  echo "$list"
+}
+
+can_netns() {
+  [ "$(id -u)" = 0 ] || return 1
+  ip netns add tutti-probe 2>/dev/null || return 1
+  ip netns del tutti-probe
+}
+
+wait_port_file() {
+  local f=$1 pid=$2
+  for _ in $(seq 1 100); do
+    [ -s "$f" ] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+up() {
+  local n=$1; shift
+  local rate=100mbit token="" 
+  while (($#)); do
+    case "$1" in
+      --rate) rate=$2; shift 2 ;;
+      --token) token=$2; shift 2 ;;
+      --bin) BIN=$2; shift 2 ;;
+      *) die "unknown option '$1'" ;;
+    esac
+  done
+  [[ "$n" =~ ^[1-9][0-9]?$ ]] || die "N must be a number from 1 to 99, got '$n'"
+  [ -x "$BIN" ] || die "no tutti binary at $BIN (build it, or pass --bin / TUTTI_BIN)"
+  [ -e "$STATE/processors" ] && die "a test bed is already up ($STATE); run '$0 down' first"
+  mkdir -p "$STATE"
+  local tok=(); [ -n "$token" ] && tok=(--token "$token")
+  local procs="" mode
+  if can_netns; then mode=netns; else mode=loopback; fi
+  echo "$mode" > "$STATE/mode"
+  for ((i = 1; i <= n; i++)); do
+    local cores threads
+    cores=$(cores_for "$i")
+    threads=$(( $(tr -cd , <<<"$cores" | wc -c) + 1 ))
+    if [ "$mode" = netns ]; then
+      local ns=tutti-dev$i host=tuttih$i peer=tuttin$i addr=10.77.$i.2
+      ip netns add "$ns"
+      ip link add "$host" type veth peer name "$peer"
+      ip link set "$peer" netns "$ns"
+      ip addr add 10.77.$i.1/24 dev "$host"
+      ip link set "$host" up
+      ip -n "$ns" addr add "$addr/24" dev "$peer"
+      ip -n "$ns" link set "$peer" up
+      ip -n "$ns" link set lo up
+      # Token bucket both ways: the host side shapes what the coordinator sends, the namespace side
+      # what the worker returns.
+      tc qdisc add dev "$host" root tbf rate "$rate" burst 64kb latency 100ms
+      ip netns exec "$ns" tc qdisc add dev "$peer" root tbf rate "$rate" burst 64kb latency 100ms
+      ip netns exec "$ns" taskset -c "$cores" "$BIN" worker --listen "$addr:$PORT" --threads "$threads" \
+        --cores "$cores" --name "dev$i" --port-file "$STATE/dev$i.port" "${tok[@]}" \
+        >"$STATE/dev$i.log" 2>&1 &
+      procs+="${procs:+,}remote:$addr:$PORT"
+    else
+      taskset -c "$cores" "$BIN" worker --listen 127.0.0.1:0 --threads "$threads" --cores "$cores" \
+        --name "dev$i" --port-file "$STATE/dev$i.port" "${tok[@]}" >"$STATE/dev$i.log" 2>&1 &
+    fi
+    local pid=$!
+    echo "$pid" > "$STATE/dev$i.pid"
+    wait_port_file "$STATE/dev$i.port" "$pid" || { cat "$STATE/dev$i.log" >&2; down; die "worker dev$i did not start"; }
+    [ "$mode" = loopback ] && procs+="${procs:+,}remote:127.0.0.1:$(cat "$STATE/dev$i.port")"
+    echo "testbed: dev$i cores $cores threads $threads ($mode)" >&2
+  done
+  if [ "$mode" = loopback ]; then
+    echo "testbed: WARNING: no network namespaces here (not root, or not permitted): workers are on" \
+         "loopback WITHOUT bandwidth shaping" >&2
+  else
+    echo "testbed: $n devices at $rate each way" >&2
+  fi
+  echo "$procs" > "$STATE/processors"
+  echo "$procs"
+}
+
+down() {
+  [ -d "$STATE" ] || return 0
+  for f in "$STATE"/dev*.pid; do
+    [ -e "$f" ] || continue
+    local pid; pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  if [ "$(cat "$STATE/mode" 2>/dev/null)" = netns ]; then
+    for f in "$STATE"/dev*.pid; do
+      [ -e "$f" ] || continue
+      local i; i=$(basename "$f" .pid); i=${i#dev}
+      ip link del "tuttih$i" 2>/dev/null || true
+      ip netns del "tutti-dev$i" 2>/dev/null || true
+    done
+  fi
+  rm -rf "$STATE"
+  echo "testbed: down" >&2
+}
+
+status() {
+  [ -e "$STATE/processors" ] || { echo "testbed: not up"; return 0; }
+  echo "mode: $(cat "$STATE/mode")"
+  echo "processors: $(cat "$STATE/processors")"
+  for f in "$STATE"/dev*.pid; do
+    local pid; pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then echo "$(basename "$f" .pid): running (pid $pid)"; else echo "$(basename "$f" .pid): dead"; fi
+  done
+}
+
+case "${1:-}" in
+  up) shift; [ $# -ge 1 ] || die "usage: $0 up N [--rate 100mbit] [--token T]"; up "$@" ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up N [--rate 100mbit] [--token T] [--bin PATH] | down | status" >&2; exit 2 ;;
+esac

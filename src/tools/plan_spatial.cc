@@ -1,0 +1,212 @@
+// `tutti plan-spatial` / `tutti plan --split spatial`: profile the model's layers on the given
+// processors, search fused-layer groups and shares (Legion), print the plan and its predicted time;
+// optionally measure it against the fastest single device, the layer-by-layer split and the full
+// search (bench/legion.sh reads --json).
+#include "tools/plan_spatial.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "partition/spatial_cost.h"
+#include "partition/spatial_optimizer.h"
+#include "runtime/compiled_model.h"
+#include "tools/cli_util.h"
+
+namespace tutti::cli {
+namespace {
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+nlohmann::json PlanJson(const spatial::SpatialPlan& p) {
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : p.groups) groups.push_back({{"first", g.first}, {"last", g.last}, {"rows", g.rows}});
+  return {{"groups", groups}, {"head_first", p.head_first}, {"head_device", p.head_device},
+          {"predicted_ms", p.predicted_us / 1000}};
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The whole model on one device, transfers included: the baseline a split must beat.
+Result<double> MeasureWholeUs(const Graph& g, const spatial::SpatialDevice& dev, const Tensor& x, int iters) {
+  TUTTI_ASSIGN_OR_RETURN(auto exe, dev.backend->Compile(g, dev.options));
+  std::vector<double> times;
+  for (int i = 0; i < iters + 1; ++i) {
+    std::vector<Tensor> out;
+    Stopwatch sw;
+    TUTTI_RETURN_IF_ERROR(exe->Run({&x, 1}, out));
+    if (i > 0) times.push_back(sw.ms() * 1000);
+  }
+  return Median(times);
+}
+
+Result<Graph> SpecializedModel(const std::string& path, int64_t batch) {
+  TUTTI_ASSIGN_OR_RETURN(Graph graph, LoadModelGraph(path));
+  if (graph.inputs().size() != 1) return InvalidArgument(path, ": a spatial split needs a model with one input");
+  const Value& in = graph.value(graph.inputs()[0]);
+  if (!in.info.shape) return InvalidArgument(path, ": input '", in.name, "' has no shape");
+  Shape shape;
+  for (size_t d = 0; d < in.info.shape->size(); ++d) {
+    const Dim& dim = (*in.info.shape)[d];
+    if (dim.known()) shape.push_back(dim.value);
+    else if (d == 0) shape.push_back(batch);
+    else return InvalidArgument(path, ": input '", in.name, "' dim ", d, " is symbolic; only the batch may be");
+  }
+  std::vector<Shape> shapes = {shape};
+  return SpecializeForInputs(graph, shapes);
+}
+
+}  // namespace
+
+int RunPlanSpatial(Args& args) {
+  auto fail = [](const Status& s) { return ReportError(s); };
+  auto model = ModelPathArg(args);
+  if (!model.ok()) return fail(model.status());
+  auto procs = args.Get("processors");
+  if (!procs || SplitList(*procs).empty())
+    return fail(InvalidArgument("--processors LIST is required (e.g. remote:10.0.0.2:7000,cpu)"));
+  auto batch = args.GetInt("batch", 1, 1, 1 << 16);
+  auto iters = args.GetInt("iters", 3, 1, 1000);
+  auto measure = args.GetInt("measure", 0, 0, 1000);
+  if (!batch.ok()) return fail(batch.status());
+  if (!iters.ok()) return fail(iters.status());
+  if (!measure.ok()) return fail(measure.status());
+  std::string search = args.GetOr("search", "optimizer");
+  if (search != "optimizer" && search != "full" && search != "both")
+    return fail(InvalidArgument("--search expects optimizer, full or both, got '", search, "'"));
+  std::string tables_path = args.GetOr("tables", "");
+  const bool json = args.Has("json");
+  if (Status s = args.CheckAllUsed(); !s.ok()) return fail(s);
+
+  std::vector<std::string> warnings;
+  auto devices = spatial::OpenDevices(SplitList(*procs), &warnings);
+  if (!devices.ok()) return fail(devices.status());
+  auto g = SpecializedModel(*model, *batch);
+  if (!g.ok()) return fail(g.status());
+  auto local = CreateBackend("cpu");
+  if (!local.ok()) return fail(local.status());
+  if (Status s = spatial::AnnotateUnitShapes(*g, **local); !s.ok()) return fail(s.WithContext(*model));
+  auto units = spatial::FindUnits(*g);
+  if (!units.ok()) return fail(units.status());
+
+  // Tables: reuse a file made for this model and these devices, else profile (and save).
+  Result<spatial::CostTables> tables = NotFound("no tables");
+  std::vector<std::string> names;
+  for (const auto& d : *devices) names.push_back(d.name);
+  if (!tables_path.empty() && std::filesystem::exists(tables_path)) {
+    tables = spatial::CostTables::Load(tables_path);
+    if (tables.ok() && (tables->model_fingerprint != g->Fingerprint() || tables->devices != names)) {
+      std::fprintf(stderr, "tutti: note: %s was made for another model or device list; profiling again\n",
+                   tables_path.c_str());
+      tables = NotFound("stale");
+    }
+  }
+  if (!tables.ok()) {
+    spatial::ProfileOptions po;
+    po.iters = static_cast<int>(*iters);
+    tables = spatial::ProfileUnits(*g, *devices, po);
+    if (!tables.ok()) return fail(tables.status());
+    if (!tables_path.empty()) {
+      if (Status s = tables->Save(tables_path); !s.ok()) return fail(s);
+    }
+  }
+  for (size_t d = 0; d < devices->size(); ++d) (*devices)[d].speed = tables->speeds[d];
+  spatial::CostPredictor predictor(*g, *units, *tables);
+  const int m = static_cast<int>(*measure);
+  spatial::PlanMeasure measure_plan = m > 0 ? spatial::MeasureWith(*g, *devices, 1, m) : spatial::PlanMeasure();
+
+  nlohmann::json out;
+  out["model"] = *model;
+  out["devices"] = names;
+  out["warnings"] = warnings;
+  out["speeds"] = tables->speeds;
+  out["units"] = units->size();
+  out["profile_s"] = tables->profile_s;
+  std::string text;
+  if (search != "full") {
+    auto opt = spatial::OptimizePlan(predictor, measure_plan);
+    if (!opt.ok()) return fail(opt.status());
+    out["optimizer"] = PlanJson(opt->plan);
+    out["optimizer"]["search_s"] = tables->profile_s + opt->search_s;
+    out["optimizer"]["wild_card_kept"] = opt->wild_card_kept;
+    text += spatial::DescribePlan(opt->plan, *units, names) + opt->log;
+    if (m > 0) {
+      auto us = measure_plan(opt->plan);
+      if (!us.ok()) return fail(us.status());
+      out["optimizer"]["measured_ms"] = *us / 1000;
+      text += StrCat("measured: ", *us / 1000, " ms\n");
+      // Predictor fidelity: each group of the plan and of the layer-by-layer split, predicted vs real.
+      std::vector<double> abs_err, rel_err;
+      auto lbl = spatial::LayerByLayerPlan(*units, tables->speeds, predictor.FastestDevice());
+      for (const auto* plan : {&opt->plan, &lbl})
+        for (const auto& gr : plan->groups) {
+          auto p = predictor.GroupUs(gr.first, gr.last, gr.rows);
+          auto r = spatial::MeasureGroupUs(*g, *devices, gr.first, gr.last, gr.rows, 1, m);
+          if (!p.ok() || !r.ok()) continue;
+          abs_err.push_back(std::abs(*p - *r) / 1000);
+          rel_err.push_back(std::abs(*p - *r) / std::max(1.0, *r));
+        }
+      out["predictor"] = {{"groups", abs_err.size()}, {"median_abs_error_ms", Median(abs_err)},
+                          {"median_rel_error", Median(rel_err)}};
+      auto lbl_us = measure_plan(lbl);
+      if (lbl_us.ok()) out["layer_by_layer"] = {{"measured_ms", *lbl_us / 1000}};
+      int fastest = predictor.FastestDevice();
+      auto x = spatial::UnitInput(*g, (*units)[0]);
+      if (x.ok()) {
+        auto single = MeasureWholeUs(*g, (*devices)[static_cast<size_t>(fastest)], *x, m);
+        if (single.ok()) out["single"] = {{"device", names[static_cast<size_t>(fastest)]}, {"measured_ms", *single / 1000}};
+        else out["single"] = {{"device", names[static_cast<size_t>(fastest)]}, {"error", single.status().message()}};
+      }
+    }
+  }
+  if (search != "optimizer") {
+    auto full = spatial::FullSearchPlan(*g, *devices, tables->speeds, 1, static_cast<int>(*iters));
+    if (!full.ok()) return fail(full.status());
+    out["full"] = PlanJson(full->plan);
+    out["full"]["search_s"] = full->search_s;
+    out["full"]["measurements"] = full->measurements;
+    text += "full search:\n" + spatial::DescribePlan(full->plan, *units, names) +
+            StrCat("full search took ", full->search_s, " s\n");
+    if (m > 0) {
+      auto us = measure_plan(full->plan);
+      if (us.ok()) out["full"]["measured_ms"] = *us / 1000;
+    }
+  }
+  if (json) std::printf("%s\n", out.dump(1).c_str());
+  else std::printf("%s", text.c_str());
+  return 0;
+}
+
+namespace {
+TUTTI_REGISTER_COMMAND(
+    "plan-spatial", "split one image over several devices by rows, with fused layer groups (Legion)",
+    "usage: tutti plan-spatial MODEL --processors LIST [options]   (also: tutti plan --split spatial)\n"
+    "  --processors LIST   devices, e.g. remote:10.0.0.2:7000,remote:10.0.0.3:7000,cpu\n"
+    "                      (unreachable ones are left out with a warning; TUTTI_REMOTE_TOKEN sets the token)\n"
+    "  --batch N           batch size (default 1)\n"
+    "  --tables FILE       cost tables (JSON): reused when made for this model and devices, else written\n"
+    "  --iters N           runs per profiled layer (default 3)\n"
+    "  --search S          optimizer (default), full (measure every candidate group) or both\n"
+    "  --measure N         also run the plan, the fastest single device and the layer-by-layer split N times\n"
+    "  --json              machine-readable output",
+    RunPlanSpatial);
+}  // namespace
+
+}  // namespace tutti::cli
