@@ -87,8 +87,10 @@ class WorkerProcess {
   }
   void Kill(int sig = SIGKILL) {
     if (pid_ <= 0) return;
-    ::kill(pid_, SIGCONT);  // a stopped process must run to die of SIGTERM
     ::kill(pid_, sig);
+    // A stopped process must run to die of SIGTERM; SIGKILL needs no SIGCONT, and sending one would
+    // let a frozen worker answer its pending request before dying.
+    if (sig != SIGKILL) ::kill(pid_, SIGCONT);
     int status;
     waitpid(pid_, &status, 0);
     pid_ = -1;
