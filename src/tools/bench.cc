@@ -98,14 +98,14 @@ int BenchBody(Args& args) {
   const ExecutableStats stats = s.stats(prepared->shapes);
   const int threads = EffectiveThreads(*options);
   if (json) {
-    nlohmann::json j;
+    Json j;
     j["model"] = *model;
     j["device"] = options->device;
     j["threads"] = threads;
     j["precision"] = PrecisionName(options->compile.precision);
     j["batch"] = batch;
     j["iterations"] = latencies_ms.size();
-    j["duration_s"] = duration_s > 0 ? nlohmann::json(duration_s) : nlohmann::json(nullptr);
+    j["duration_s"] = duration_s > 0 ? Json(duration_s) : Json(nullptr);
     j["wall_ms"] = wall_ms;
     j["warmup"] = *warmup;
     j["load_ms"] = prepared->load_ms;
@@ -113,7 +113,7 @@ int BenchBody(Args& args) {
     j["latency_ms"] = {{"median", lat.median}, {"p90", lat.p90}, {"p99", lat.p99}, {"min", lat.min}, {"max", lat.max}, {"mean", lat.mean}};
     j["throughput_items_per_s"] = items_per_s;
     j["peak_rss_bytes"] = peak_rss;
-    j["peak_device_bytes"] = stats.peak_device_bytes ? nlohmann::json(stats.peak_device_bytes) : nlohmann::json(nullptr);
+    j["peak_device_bytes"] = stats.peak_device_bytes ? Json(stats.peak_device_bytes) : Json(nullptr);
     j["weight_bytes"] = stats.weight_bytes;
     j["arena_bytes"] = stats.arena_bytes;
     std::printf("%s\n", DumpJson(j).c_str());

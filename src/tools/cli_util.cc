@@ -263,17 +263,17 @@ int64_t PeakResidentBytes() {
   return 0;
 }
 
-std::string DumpJson(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string DumpJson(const Json& j) { return j.dump(2, ' ', false, Json::error_handler_t::replace); }
 
-nlohmann::json ShapeJson(const Shape& shape) {
-  nlohmann::json j = nlohmann::json::array();
+Json ShapeJson(const Shape& shape) {
+  Json j = Json::array();
   for (int64_t d : shape) j.push_back(d);
   return j;
 }
 
-nlohmann::json SymbolicShapeJson(const std::optional<SymbolicShape>& shape) {
+Json SymbolicShapeJson(const std::optional<SymbolicShape>& shape) {
   if (!shape) return nullptr;
-  nlohmann::json j = nlohmann::json::array();
+  Json j = Json::array();
   for (const Dim& d : *shape) {
     if (d.known()) {
       j.push_back(d.value);

@@ -19,6 +19,9 @@
 
 namespace tutti::cli {
 
+// JSON output keeps keys in the order written ("model" first), which reads better than sorted.
+using Json = nlohmann::ordered_json;
+
 // --device, --threads, --precision, --no-optimize.
 Result<SessionOptions> ParseSessionOptions(Args& args);
 
@@ -79,11 +82,11 @@ std::string OutputFileName(const std::string& tensor_name, std::vector<std::stri
 // Peak resident set size of this process (VmHWM), in bytes; 0 if /proc is unavailable.
 int64_t PeakResidentBytes();
 
-nlohmann::json ShapeJson(const Shape& shape);
-nlohmann::json SymbolicShapeJson(const std::optional<SymbolicShape>& shape);  // null when unknown
+Json ShapeJson(const Shape& shape);
+Json SymbolicShapeJson(const std::optional<SymbolicShape>& shape);  // null when unknown
 
 // JSON text that never throws on odd bytes in tensor names (invalid UTF-8 is replaced).
-std::string DumpJson(const nlohmann::json& j);
+std::string DumpJson(const Json& j);
 
 class Stopwatch {
  public:

@@ -19,8 +19,8 @@ std::map<std::string, int> OperatorCounts(const Graph& g) {
   return counts;
 }
 
-nlohmann::json Specs(const Graph& g, const std::vector<ValueId>& ids) {
-  nlohmann::json j = nlohmann::json::array();
+Json Specs(const Graph& g, const std::vector<ValueId>& ids) {
+  Json j = Json::array();
   for (ValueId id : ids) {
     const Value& v = g.value(id);
     j.push_back({{"name", v.name}, {"dtype", DataTypeName(v.info.dtype)}, {"shape", SymbolicShapeJson(v.info.shape)}});
@@ -29,8 +29,8 @@ nlohmann::json Specs(const Graph& g, const std::vector<ValueId>& ids) {
 }
 
 // Support of one backend for the graph as it would run (after optimisation).
-nlohmann::json BackendSupport(const std::string& device, const Graph& g) {
-  nlohmann::json j{{"device", device}};
+Json BackendSupport(const std::string& device, const Graph& g) {
+  Json j{{"device", device}};
   auto backend = CreateBackend(device);
   if (!backend.ok()) {
     j["available"] = false;
@@ -52,12 +52,12 @@ nlohmann::json BackendSupport(const std::string& device, const Graph& g) {
     }
   }
   j["supported"] = supported;
-  j["unsupported"] = nlohmann::json::array();
+  j["unsupported"] = Json::array();
   for (const auto& [op, u] : unsupported) j["unsupported"].push_back({{"op", op}, {"nodes", u.first}, {"example", u.second}});
   return j;
 }
 
-void PrintText(const nlohmann::json& j) {
+void PrintText(const Json& j) {
   std::printf("model     %s\n", j["model"].get<std::string>().c_str());
   std::string opsets;
   for (const auto& [domain, version] : j["opsets"].items())
@@ -67,7 +67,7 @@ void PrintText(const nlohmann::json& j) {
     std::printf("%-9s\n", kind);
     for (const auto& v : j[kind])
       std::printf("  %-24s %-8s %s\n", v["name"].get<std::string>().c_str(), v["dtype"].get<std::string>().c_str(),
-                  v["shape"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                  v["shape"].dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
   }
   std::printf("nodes     %d as loaded", j["nodes"].get<int>());
   if (j.contains("optimized_nodes")) std::printf(", %d after optimisation", j["optimized_nodes"].get<int>());
@@ -98,7 +98,7 @@ void PrintText(const nlohmann::json& j) {
 
 // `tutti info --ops`: the operators each backend implements, whatever the model.
 int PrintOperators(const std::vector<std::string>& devices, bool explicit_device, bool json) {
-  nlohmann::json j = nlohmann::json::array();
+  Json j = Json::array();
   for (const std::string& device : devices) {
     auto backend = CreateBackend(device);
     if (!backend.ok()) {
@@ -151,7 +151,7 @@ int InfoBody(Args& args) {
   auto loaded = LoadModelGraph(*model);
   if (!loaded.ok()) return fail(loaded.status());
   const Graph& g = *loaded;
-  nlohmann::json j;
+  Json j;
   j["model"] = *model;
   j["name"] = g.name;
   j["opsets"] = g.opsets();
@@ -170,7 +170,7 @@ int InfoBody(Args& args) {
     j["optimized_nodes"] = runnable.live_node_count();
     j["optimized_operators"] = OperatorCounts(runnable);
   }
-  j["backends"] = nlohmann::json::array();
+  j["backends"] = Json::array();
   for (const std::string& d : devices) j["backends"].push_back(BackendSupport(d, runnable));
 
   if (json) {

@@ -65,7 +65,7 @@ int RunBody(Args& args) {
   }
 
   // Reference comparisons; the first failure is the command's error, after the summary.
-  nlohmann::json expect_json = nlohmann::json::array();
+  Json expect_json = Json::array();
   Status expect_status;
   for (const Expectation& e : expectations) {
     size_t index = out_specs.size();
@@ -90,7 +90,7 @@ int RunBody(Args& args) {
 
   const int threads = EffectiveThreads(*options);
   if (json) {
-    nlohmann::json j;
+    Json j;
     j["model"] = *model;
     j["device"] = options->device;
     j["threads"] = threads;
@@ -105,7 +105,7 @@ int RunBody(Args& args) {
     for (size_t i = 0; i < outputs->size(); ++i)
       j["outputs"].push_back({{"name", out_specs[i].name}, {"dtype", DataTypeName((*outputs)[i].dtype())},
                               {"shape", ShapeJson((*outputs)[i].shape())},
-                              {"file", files[i].empty() ? nlohmann::json(nullptr) : nlohmann::json(files[i])}});
+                              {"file", files[i].empty() ? Json(nullptr) : Json(files[i])}});
     j["expect"] = expect_json;
     std::printf("%s\n", DumpJson(j).c_str());
   } else {
