@@ -231,6 +231,13 @@ TEST_F(CliTest, WrongInputsNameTheInput) {
   ExpectOneLineError({"run", relu_, "--input", "nosuch=" + shape}, {"no input 'nosuch'"});
   ExpectOneLineError({"run", relu_, "--input", "x=" + (dir_ / "absent.npy").string()}, {"absent.npy"});
   ExpectOneLineError({"run", relu_, "--input", "x=" + Write("x.txt", "1 2 3")}, {"x.txt", ".npy"});
+  ExpectOneLineError({"run", relu_, "--input", "x=" + Write("empty.npy", "")}, {"empty.npy"});
+  ExpectOneLineError({"run", relu_, "--input", "x=" + Write("text.npy", "not numpy at all")}, {"text.npy"});
+  std::mt19937 rng(7);
+  std::string noise(512, '\0');
+  for (char& c : noise) c = static_cast<char>(rng());
+  ExpectOneLineError({"run", relu_, "--input", "x=" + Write("noise.pb", noise)}, {"noise.pb"});
+  ExpectOneLineError({"run", relu_, "--input", "x=" + Write("empty.pb", "")}, {"empty.pb"});
 }
 
 TEST_F(CliTest, NpyThatLiesAboutItsSize) {
@@ -319,6 +326,17 @@ TEST_F(CliTest, RunWritesOutputsAndChecksExpectations) {
   auto written = ReadNpy(out_dir + "/y.npy");
   ASSERT_TRUE(written.ok()) << written.status().ToString();
   EXPECT_EQ(testing::RelativePeakError(*written, ref), 0.0);
+
+  // The same input as an ONNX TensorProto .pb (how the ONNX node tests store tensors).
+  onnx::TensorProto proto;
+  proto.set_name("x");
+  proto.set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : x.shape()) proto.add_dims(d);
+  for (int i = 0; i < 12; ++i) proto.add_float_data(x.data<float>()[i]);
+  std::string pb = Write("x.pb", proto.SerializeAsString());
+  r = RunCli({"run", relu_, "--input", "x=" + pb, "--expect", "y=" + want, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["expect"][0]["max_rel_error"], 0.0);
 
   // Random inputs shaped by --batch.
   r = RunCli({"run", relu_, "--batch", "5", "--json"});
