@@ -1,12 +1,7 @@
 #include "runtime/session.h"
 
 #include "backends/cpu/cpu_backend.h"
-// TRANSITIONAL: model/ (the ONNX loader) lands separately; until it does, Load reports that ONNX
-// loading is not in this build. Remove the guard once model/onnx_loader.h is on main.
-#if __has_include("model/onnx_loader.h")
 #include "model/onnx_loader.h"
-#define TUTTI_HAS_ONNX_LOADER 1
-#endif
 #include "runtime/input_check.h"
 
 namespace tutti {
@@ -57,12 +52,8 @@ Result<std::unique_ptr<Session>> Session::FromGraph(Graph graph, SessionOptions 
 }
 
 Result<std::unique_ptr<Session>> Session::Load(const std::string& model_path, SessionOptions options) {
-#ifdef TUTTI_HAS_ONNX_LOADER
   TUTTI_ASSIGN_OR_RETURN(Graph graph, LoadOnnxModel(model_path));
   return FromGraph(std::move(graph), std::move(options));
-#else
-  return Unimplemented(model_path, ": this build of tutti cannot load ONNX files yet (model/ is missing)");
-#endif
 }
 
 std::vector<TensorSpec> Session::input_specs() const { return Specs(graph(), graph().inputs()); }

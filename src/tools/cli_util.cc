@@ -7,12 +7,8 @@
 #include <thread>
 
 #include "core/npy.h"
-// TRANSITIONAL: see runtime/session.cc; remove the guards once model/ is on main.
-#if __has_include("model/onnx_loader.h") && __has_include("model/tensor_proto_io.h")
 #include "model/onnx_loader.h"
 #include "model/tensor_proto_io.h"
-#define TUTTI_HAS_ONNX_LOADER 1
-#endif
 #include "runtime/input_check.h"
 
 namespace tutti::cli {
@@ -75,20 +71,12 @@ Result<SessionOptions> ParseSessionOptions(Args& args) {
 
 Result<Tensor> ReadTensorFile(const std::string& path) {
   if (EndsWith(path, ".npy")) return ReadNpy(path);
-#ifdef TUTTI_HAS_ONNX_LOADER
   if (EndsWith(path, ".pb")) return ReadTensorProtoFile(path);
-#else
-  if (EndsWith(path, ".pb")) return Unimplemented(path, ": this build of tutti cannot read TensorProto files yet");
-#endif
   return InvalidArgument(path, ": unknown tensor file type (expected .npy or an ONNX TensorProto .pb)");
 }
 
 Result<Graph> LoadModelGraph(const std::string& path) {
-#ifdef TUTTI_HAS_ONNX_LOADER
   return LoadOnnxModel(path);
-#else
-  return Unimplemented(path, ": this build of tutti cannot load ONNX files yet (model/ is missing)");
-#endif
 }
 
 Result<Tensor> RandomTensorOf(DataType dtype, const Shape& shape, uint32_t seed) {

@@ -149,11 +149,7 @@ class CliTest : public ::testing::Test {
     fs::create_directories(dir_);
     relu_ = Write("relu.onnx", ReluModel().SerializeAsString());
   }
-  // TRANSITIONAL, until model/ (the ONNX loader) is on main: tests that load a model skip, saying so.
-  bool LoaderMissing() {
-    CliResult r = RunCli({"info", relu_});
-    return r.err.find("cannot load ONNX files yet") != std::string::npos;
-  }
+
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string Write(const std::string& name, const std::string& bytes) {
@@ -187,7 +183,6 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, BadModelFilesAreOneLineErrors) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   std::string model = ReluModel().SerializeAsString();
   std::string empty = Write("empty.onnx", "");
   std::string truncated = Write("truncated.onnx", model.substr(0, model.size() / 2));
@@ -208,20 +203,17 @@ TEST_F(CliTest, BadModelFilesAreOneLineErrors) {
 }
 
 TEST_F(CliTest, UnknownOperatorNamesNodeAndOp) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   std::string m = Write("frob.onnx", ReluModel("Frobnicate").SerializeAsString());
   ExpectOneLineError({"run", m}, {"Frobnicate", "frob1"});
   ExpectOneLineError({"bench", m}, {"Frobnicate", "frob1"});
 }
 
 TEST_F(CliTest, MissingExternalDataNamesTheFile) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   std::string m = Write("ext.onnx", MissingExternalDataModel().SerializeAsString());
   for (const char* cmd : {"info", "run"}) ExpectOneLineError({cmd, m}, {"weights_that_are_missing.bin"});
 }
 
 TEST_F(CliTest, WrongInputsNameTheInput) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   std::string shape = WriteNpyFile("shape.npy", testing::RandomTensor({2, 5}));
   ExpectOneLineError({"run", relu_, "--input", "x=" + shape}, {"input 'x'", "[2,5]", "[batch,4]"});
   std::string rank = WriteNpyFile("rank.npy", testing::RandomTensor({8}));
@@ -241,7 +233,6 @@ TEST_F(CliTest, WrongInputsNameTheInput) {
 }
 
 TEST_F(CliTest, NpyThatLiesAboutItsSize) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   std::string good = *EncodeNpy(testing::RandomTensor({2, 4}));
   std::string shorter = Write("short.npy", good.substr(0, good.size() - 8));
   ExpectOneLineError({"run", relu_, "--input", "x=" + shorter}, {"short.npy", "float32[2,4]"});
@@ -274,7 +265,6 @@ TEST_F(CliTest, BadFlagsAndNumbers) {
 }
 
 TEST_F(CliTest, InfoJson) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   CliResult r = RunCli({"info", relu_, "--json"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto j = nlohmann::json::parse(r.out);
@@ -306,7 +296,6 @@ TEST_F(CliTest, InfoJson) {
 }
 
 TEST_F(CliTest, RunWritesOutputsAndChecksExpectations) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   Tensor x = testing::RandomTensor({3, 4}, 9);
   Tensor ref = *Tensor::Allocate(DataType::kFloat32, {3, 4});
   for (int i = 0; i < 12; ++i) ref.data<float>()[i] = std::max(0.f, x.data<float>()[i]);
@@ -356,7 +345,6 @@ TEST_F(CliTest, RunWritesOutputsAndChecksExpectations) {
 }
 
 TEST_F(CliTest, BenchJson) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   CliResult r = RunCli({"bench", relu_, "--batch", "2", "--iterations", "5", "--warmup", "1", "--json"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto j = nlohmann::json::parse(r.out);
@@ -406,7 +394,6 @@ TEST_F(CliTest, InfoOps) {
 // The repository's demo model (models/demo.onnx, PyTorch's output beside it), as scripts/main.sh
 // runs it. Found from the binary's place in build/<preset>/bin/; skips when not there.
 TEST_F(CliTest, RunsTheDemoModelAgainstPyTorch) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   const fs::path models = fs::path(TUTTI_CLI_PATH).parent_path() / ".." / ".." / ".." / "models";
   const std::string demo = (models / "demo.onnx").string();
   TUTTI_REQUIRE_FILE(demo);
@@ -433,7 +420,6 @@ TEST_F(CliTest, RunsTheDemoModelAgainstPyTorch) {
 
 // A real network through the whole CLI, against PyTorch's output (skips without test data).
 TEST_F(CliTest, RunsATorchvisionModelAgainstPyTorch) {
-  if (LoaderMissing()) GTEST_SKIP() << "this build cannot load ONNX files yet";
   std::string base = testing::TestDataDir() + "/models/squeezenet1_1";
   TUTTI_REQUIRE_FILE(base + ".onnx");
   CliResult r = RunCli({"info", base + ".onnx", "--json"});
