@@ -54,6 +54,7 @@ class ConvKernel final : public LayoutAwareKernel {
   memory::desc output_desc() const override { return dst_.needed() ? memory::desc() : pd_dst_; }
   size_t output_bytes() const override { return dst_.needed() ? 0 : pd_dst_.get_size(); }
   size_t weight_bytes() const override { return weight_bytes_; }
+  int inplace_input() const override { return sum_input_ >= 0 && !sum_.needed() && !dst_.needed() ? sum_input_ : -1; }
 
  private:
   bool transposed_ = false;

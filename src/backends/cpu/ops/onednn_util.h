@@ -111,6 +111,9 @@ class LayoutAwareKernel : public CpuKernel {
   virtual dnnl::memory::desc output_desc() const { return {}; }
   virtual size_t output_bytes() const { return 0; }  // 0 = logical size
   virtual size_t weight_bytes() const { return 0; }
+  // An input (other than 0) whose buffer output 0 may take over when this is its last use: the
+  // residual a fused sum accumulates into. -1 = none.
+  virtual int inplace_input() const { return -1; }
 };
 
 using LayoutAwareFactory =
