@@ -4,12 +4,13 @@
 set -euo pipefail
 what=${1:-test}
 build=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev
-       libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev nlohmann-json3-dev libhwloc-dev
+       libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev libhwloc-dev
        libgrpc++-dev protobuf-compiler-grpc libssl-dev)
+# ocl-icd-opencl-dev: dnnl-config.cmake requires OpenCL, which libdnnl-dev only Recommends (skipped below).
 # Reference generation: PyTorch exports the models and their outputs; python3-onnx generates the ONNX
 # backend node-test suite. clang + its runtime for the libFuzzer targets.
 test=(python3-numpy python3-onnx python3-torch python3-torchvision clang libclang-rt-14-dev iproute2)
-bench=(hyperfine)
+bench=(hyperfine time)
 case "$what" in
   build) want=("${build[@]}") ;;
   test) want=("${build[@]}" "${test[@]}") ;;
