@@ -71,7 +71,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$out" "$write" "$ROOT/docs/benchmarks.md" "$reps" "$iters" "$warmup" "$load_before" "$load_after" \
           "$models" "$batches" "$threads" <<'EOF'
-import glob, json, os, platform, re, statistics, subprocess, sys, datetime
+import datetime, glob, json, os, statistics, sys
 out, write, doc, reps, iters, warmup, load_before, load_after, models, batches, threads = sys.argv[1:12]
 
 def median(xs): return statistics.median(xs) if xs else None
@@ -114,7 +114,7 @@ section = f"""## CPU: tutti vs ONNX Runtime (issue 2)
 
 Script: `bench/cpu_vs_ort.sh` (tutti's `bench` command and `bench/peers/ort_bench.js` on {ort_version}
 from npm, each configuration in its own process, the two alternated in one call). Measured {date} on
-{platform.node() and 'this build machine'}: {cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB; load average
+the build machine: {cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB; load average
 {load_before} before and {load_after} after (other builds were running). Latency: median over {reps}
 repetitions of each process's median over {iters} runs after {warmup} warm-ups, float32, random input.
 Ratio = tutti ÷ ONNX Runtime (≤ 1.0 means tutti is as fast or faster). Peak RSS is each process's
