@@ -36,6 +36,7 @@ class ProfileStore {
   const ProfileEntry* Find(const Key& key) const;
   void Put(const Key& key, ProfileEntry entry) { entries_[key] = entry; }
   size_t size() const { return entries_.size(); }
+  const std::map<Key, ProfileEntry>& entries() const { return entries_; }
 
  private:
   std::map<Key, ProfileEntry> entries_;
