@@ -21,13 +21,13 @@ namespace {
 // Set while user callbacks run, so Shutdown from inside one fails instead of joining itself.
 thread_local bool tls_in_callback = false;
 
-const char* OutcomeOf(const Status& s) {
+}  // namespace
+
+const char* RequestOutcome(const Status& s) {
   if (s.ok()) return "completed";
   if (s.code() == StatusCode::kDeadlineExceeded || s.code() == StatusCode::kCancelled) return "dropped";
   return "failed";
 }
-
-}  // namespace
 
 Engine::Engine(EngineConfig config)
     : config_(std::move(config)), start_(std::chrono::steady_clock::now()), estimator_(config_.smoothing_alpha) {}
@@ -308,7 +308,7 @@ void Engine::DispatchLocked(const std::shared_ptr<Job>& job) {
 
 void Engine::FinishLocked(const std::shared_ptr<Job>& job, Result<Outputs> result, Completions& done) {
   const Status& s = result.status();
-  const std::string outcome = OutcomeOf(s);
+  const std::string outcome = RequestOutcome(s);
   if (s.ok()) ++stats_.completed;
   else if (outcome == "dropped") ++stats_.dropped;
   else ++stats_.failed;

@@ -70,6 +70,10 @@ struct EngineStats {
   std::vector<ProcessorStats> processors;
 };
 
+// How a request ended, from its status: "completed", "dropped" (deadline, cancelled at shutdown)
+// or "failed" (anything else). EngineStats counts by the same rule.
+const char* RequestOutcome(const Status& status);
+
 enum class ShutdownMode {
   kFinish,  // run every admitted request to its end first
   kCancel,  // drop every queued request (reported as cancelled); running stages end first

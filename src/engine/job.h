@@ -37,6 +37,7 @@ struct Job {
   size_t stage = 0;             // index into plan of the stage queued or running
   double stage_est_us = 0;      // its expected latency, booked in the worker's queue estimate
   int stages_run = 0;
+  int64_t stage_in_bytes = 0, stage_out_bytes = 0;  // of the last stage run (for trace copies)
 };
 
 }  // namespace tutti

@@ -6,7 +6,7 @@
 namespace tutti {
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string path) : object_(object), path_(std::move(path)) {
-  if (!object_.is_object()) status_ = InvalidArgument(path_, " must be a JSON object");
+  if (!object_.is_object()) status_ = InvalidArgument(path_.empty() ? "the config" : path_, " must be a JSON object");
 }
 
 bool JsonFields::Has(const std::string& key) const { return object_.is_object() && object_.contains(key); }

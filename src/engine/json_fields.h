@@ -17,7 +17,7 @@ namespace tutti {
 
 class JsonFields {
  public:
-  // `path` names the object in messages: "engine config", "models[2]".
+  // `path` names the object in messages: "engine config", "models[2]"; "" for a file's top level.
   JsonFields(const nlohmann::json& object, std::string path);
 
   bool Has(const std::string& key) const;
@@ -31,8 +31,8 @@ class JsonFields {
   // when present with another kind).
   const nlohmann::json* Object(const std::string& key);
   const nlohmann::json* Array(const std::string& key);
-  // "path.key" for nested readers.
-  std::string Path(const std::string& key) const { return path_ + "." + key; }
+  // "path.key" for nested readers ("key" at the top level, where path is "").
+  std::string Path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
   // Records an error about a field unless one is already recorded.
   void Fail(const std::string& key, const std::string& what);
   void Fail(const Status& status) { if (status_.ok() && !status.ok()) status_ = status; }

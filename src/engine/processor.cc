@@ -1,15 +1,13 @@
 #include "engine/processor.h"
 
-#include <hwloc.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <set>
 #include <sstream>
+
+#include "backends/cpu/asymmetric/topology.h"
 
 namespace tutti {
 namespace {
@@ -22,50 +20,6 @@ std::string JoinOps(const std::vector<std::string>& ops) {
   std::string out;
   for (const std::string& op : ops) out += (out.empty() ? "" : ",") + op;
   return out;
-}
-
-int64_t ReadSysfsInt(const std::string& path) {
-  std::ifstream in(path);
-  int64_t v = -1;
-  if (in) in >> v;
-  return in ? v : -1;
-}
-
-// Core clusters from hwloc's CPU kinds (hybrid x86, big.LITTLE where the kernel reports them).
-// hwloc sorts kinds by increasing efficiency ranking (a higher ranking is a more powerful core), so
-// we walk them backwards to list the fastest cluster first.
-std::vector<std::vector<int>> ClustersFromHwloc(const std::set<int>& allowed) {
-  std::vector<std::vector<int>> clusters;
-  hwloc_topology_t topo;
-  if (hwloc_topology_init(&topo) != 0) return clusters;
-  if (hwloc_topology_load(topo) == 0) {
-    int kinds = hwloc_cpukinds_get_nr(topo, 0);
-    for (int k = kinds - 1; k >= 0 && kinds > 1; --k) {
-      hwloc_bitmap_t set = hwloc_bitmap_alloc();
-      int efficiency = 0;
-      if (hwloc_cpukinds_get_info(topo, static_cast<unsigned>(k), set, &efficiency, nullptr, nullptr, 0) == 0) {
-        std::vector<int> cores;
-        for (int i = hwloc_bitmap_first(set); i != -1; i = hwloc_bitmap_next(set, i))
-          if (allowed.count(i)) cores.push_back(i);
-        if (!cores.empty()) clusters.push_back(std::move(cores));
-      }
-      hwloc_bitmap_free(set);
-    }
-  }
-  hwloc_topology_destroy(topo);
-  return clusters;
-}
-
-// Fallback: group cores by (cpu_capacity, cpuinfo_max_freq) from sysfs, fastest group first.
-std::vector<std::vector<int>> ClustersFromSysfs(const std::vector<int>& allowed) {
-  std::map<std::pair<int64_t, int64_t>, std::vector<int>, std::greater<>> groups;
-  for (int c : allowed) {
-    std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(c);
-    groups[{ReadSysfsInt(base + "/cpu_capacity"), ReadSysfsInt(base + "/cpufreq/cpuinfo_max_freq")}].push_back(c);
-  }
-  std::vector<std::vector<int>> clusters;
-  for (auto& [key, cores] : groups) clusters.push_back(cores);
-  return clusters;
 }
 
 }  // namespace
@@ -130,29 +84,21 @@ Status Processor::PinCurrentThread() const {
   return Status::Ok();
 }
 
-std::vector<int> AllowedCpuCores() {
-  std::vector<int> cores;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &set)) cores.push_back(c);
-  }
-  if (cores.empty()) cores.push_back(0);
-  return cores;
-}
+std::vector<int> AllowedCpuCores() { return cpu::asymmetric::AllowedCores(); }
 
 std::vector<ProcessorSpec> DiscoverProcessors() {
-  std::vector<int> allowed = AllowedCpuCores();
-  std::vector<std::vector<int>> clusters = ClustersFromHwloc(std::set<int>(allowed.begin(), allowed.end()));
-  if (clusters.size() < 2) clusters = ClustersFromSysfs(allowed);
+  // Core clusters come from the asymmetric-CPU topology (hwloc CPU kinds, then sysfs capacity and
+  // max frequency), fastest first; if it cannot tell, every allowed core is one processor.
+  std::vector<cpu::asymmetric::CoreCluster> clusters;
+  if (auto topo = cpu::asymmetric::DetectCpuTopology(); topo.ok()) clusters = topo->clusters;
+  if (clusters.empty()) clusters.push_back({"core", AllowedCpuCores()});
   std::vector<ProcessorSpec> specs;
   for (size_t i = 0; i < clusters.size(); ++i) {
     ProcessorSpec s;
     s.name = clusters.size() == 1 ? "cpu" : "cpu" + std::to_string(i);
-    s.cluster = clusters.size() == 1 ? "" : (i == 0 ? "fastest cores" : "core type " + std::to_string(i));
-    s.cpu_cores = clusters[i];
-    s.threads = static_cast<int>(clusters[i].size());
+    s.cluster = clusters[i].kind;
+    s.cpu_cores = clusters[i].cores;
+    s.threads = static_cast<int>(clusters[i].cores.size());
     specs.push_back(std::move(s));
   }
   // CUDA devices, if a CUDA backend is registered: probe cuda:0, cuda:1, ... until one is refused.

@@ -57,10 +57,10 @@ class Processor {
   std::unique_ptr<Backend> backend_;
 };
 
-// What this machine offers: one CPU processor per core type (hwloc CPU kinds, else sysfs
-// cpu_capacity / cpuinfo_max_freq, so big.LITTLE and hybrid x86 parts split into clusters), using
-// every core of the cluster the process may run on, and one processor per CUDA device when a CUDA
-// backend is registered.
+// What this machine offers: one CPU processor per core cluster of the asymmetric-CPU topology
+// (backends/cpu/asymmetric/topology.h: hwloc CPU kinds, else sysfs cpu_capacity / cpuinfo_max_freq,
+// so big.LITTLE and hybrid x86 parts split), using every core of the cluster the process may run
+// on, and one processor per CUDA device when a CUDA backend is registered.
 std::vector<ProcessorSpec> DiscoverProcessors();
 // The cores this process may run on (sched_getaffinity), sorted.
 std::vector<int> AllowedCpuCores();

@@ -15,6 +15,12 @@ Status WriteChromeTrace(const std::vector<TraceEvent>& events, const std::vector
   }
   out.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", 1}, {"args", {{"name", "tutti engine"}}}});
   for (const TraceEvent& e : events) {
+    if (e.kind != TraceEvent::kStage) {
+      out.push_back({{"ph", "X"}, {"pid", 1}, {"tid", e.processor}, {"ts", e.start_us}, {"dur", e.end_us - e.start_us},
+                     {"name", e.kind == TraceEvent::kCopyIn ? "copy in" : "copy out"}, {"cat", "copy"},
+                     {"args", {{"request", e.request_id}, {"model", e.model}, {"bytes", e.bytes}, {"estimated", true}}}});
+      continue;
+    }
     out.push_back({{"ph", "X"}, {"pid", 1}, {"tid", e.processor}, {"ts", e.start_us}, {"dur", e.end_us - e.start_us},
                    {"name", e.model + (e.subgraph == "whole model" ? "" : " [" + e.subgraph + "]")},
                    {"cat", e.ok ? "subgraph" : "failed"},

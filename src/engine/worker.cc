@@ -1,7 +1,10 @@
 // The worker threads: take the next stage of this processor's queue (or steal one), run it without
 // the engine lock, then route the job on -- next stage, retry elsewhere, or the end.
+#include <algorithm>
+#include <cmath>
 #include <exception>
 #include <new>
+#include <span>
 
 #include "engine/engine.h"
 #include "engine/job.h"
@@ -63,7 +66,16 @@ bool Engine::TryStealLocked(int worker) {
 Status Engine::RunStage(Job& job, int processor) {
   PartitionedModel& model = *job.model;
   const Stage& s = job.plan[job.stage];
-  if (s.candidate == model.analysis().whole_model_candidate()) return model.Run(s.candidate, processor, job.inputs, job.outputs);
+  auto bytes = [](std::span<const Tensor> ts) {
+    int64_t n = 0;
+    for (const Tensor& t : ts) n += t.defined() ? static_cast<int64_t>(t.nbytes()) : 0;
+    return n;
+  };
+  if (s.candidate == model.analysis().whole_model_candidate()) {
+    Status st = model.Run(s.candidate, processor, job.inputs, job.outputs);
+    job.stage_in_bytes = bytes(job.inputs), job.stage_out_bytes = bytes(job.outputs);
+    return st;
+  }
   TUTTI_ASSIGN_OR_RETURN(const PartitionedModel::CandidateGraph* cg, model.Candidate(s.candidate));
   const Graph& g = model.graph();
   if (job.values.empty()) {
@@ -79,6 +91,7 @@ Status Engine::RunStage(Job& job, int processor) {
   }
   std::vector<Tensor> outs;
   TUTTI_RETURN_IF_ERROR(model.Run(s.candidate, processor, ins, outs));
+  job.stage_in_bytes = bytes(ins), job.stage_out_bytes = bytes(outs);
   for (size_t i = 0; i < outs.size() && i < cg->outputs.size(); ++i) job.values[static_cast<size_t>(cg->outputs[i])] = outs[i];
   return Status::Ok();
 }
@@ -149,10 +162,21 @@ void Engine::WorkerLoop(int index) {
     ps.busy_us += end - start;
     const CandidateSubgraph& cand = job->model->analysis().candidates()[static_cast<size_t>(stage.candidate)];
     if (status.ok()) estimator_.Observe(job->model->id, stage.candidate, index, static_cast<double>(end - start));
-    if (config_.record_trace)
-      trace_.push_back({index, job->id, job->model->name(),
+    if (config_.record_trace) {
+      trace_.push_back({TraceEvent::kStage, index, job->id, job->model->name(),
                         stage.candidate == job->model->analysis().whole_model_candidate() ? "whole model" : cand.Label(),
                         start, end, status.ok()});
+      // Outside host memory the stage copied its inputs in and outputs out (inside Run).
+      if (domains_[static_cast<size_t>(index)] != 0 && status.ok()) {
+        const int64_t half = (end - start) / 2;
+        const auto in = std::min<int64_t>(half, std::llround(config_.transfer.CostUs(job->stage_in_bytes, false)));
+        const auto out = std::min<int64_t>(half, std::llround(config_.transfer.CostUs(job->stage_out_bytes, false)));
+        trace_.push_back({TraceEvent::kCopyIn, index, job->id, job->model->name(), "", start, start + in, true,
+                          job->stage_in_bytes});
+        trace_.push_back({TraceEvent::kCopyOut, index, job->id, job->model->name(), "", end - out, end, true,
+                          job->stage_out_bytes});
+      }
+    }
     if (cancelling_) {
       FinishLocked(job, Cancelled("the engine shut down while the request was under way"), done);
     } else if (status.ok()) {

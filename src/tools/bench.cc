@@ -15,12 +15,6 @@ struct LatencySummary {
   double median = 0, p90 = 0, p99 = 0, min = 0, max = 0, mean = 0;
 };
 
-// Nearest-rank percentile of sorted values: the smallest value with at least p% at or below it.
-double Percentile(const std::vector<double>& sorted, double p) {
-  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
 // Median (mean of the middle two for an even count) and nearest-rank p90/p99.
 LatencySummary Summarise(std::vector<double> ms) {
   LatencySummary s;

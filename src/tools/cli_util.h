@@ -79,6 +79,9 @@ Result<Tensor> RandomTensorOf(DataType dtype, const Shape& shape, uint32_t seed)
 // never starting with '.', and unique within `taken` (which it extends).
 std::string OutputFileName(const std::string& tensor_name, std::vector<std::string>& taken);
 
+// Nearest-rank percentile of ascending values: the smallest value with at least p% at or below it.
+double Percentile(const std::vector<double>& sorted, double p);
+
 // Peak resident set size of this process (VmHWM), in bytes; 0 if /proc is unavailable.
 int64_t PeakResidentBytes();
 
