@@ -5,7 +5,7 @@ PyTorch's own output for it as .npy files. These are the references tutti is che
 usage: export_torchvision.py OUTDIR [--opset 13] [--batch 1] NAME...
 writes OUTDIR/NAME.onnx, OUTDIR/NAME.input.npy, OUTDIR/NAME.output.npy (skips ones already there)
 NAME: any torchvision.models builder (resnet50, mobilenet_v2, inception_v3, densenet121, ...)"""
-import argparse, os, sys, time
+import argparse, inspect, os, sys, time
 import numpy as np, torch, torchvision
 
 p = argparse.ArgumentParser()
@@ -29,8 +29,18 @@ for n in a.names:
     x = torch.randn(a.batch, 3, res, res, generator=g)
     with torch.no_grad():
         y = m(x)
-    torch.onnx.export(m, x, stem + ".onnx.tmp", input_names=["input"], output_names=["output"],
-                      opset_version=a.opset, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    kw = dict(input_names=["input"], output_names=["output"], opset_version=a.opset,
+              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    # PyTorch >= 2.9 defaults to the dynamo exporter; the TorchScript one gives the same graphs as
+    # older PyTorch (BatchNorm folded into Conv), so models exported anywhere look alike.
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kw["dynamo"] = False
+    try:
+        torch.onnx.export(m, x, stem + ".onnx.tmp", **kw)
+    except Exception as e:  # a PyTorch without the TorchScript exporter: its default one
+        if kw.pop("dynamo", None) is None: raise
+        print(f"{n}: TorchScript export failed ({e}); using the default exporter", flush=True)
+        torch.onnx.export(m, x, stem + ".onnx.tmp", **kw)
     os.replace(stem + ".onnx.tmp", stem + ".onnx")
     np.save(stem + ".input.npy", x.numpy()); np.save(stem + ".output.npy", y.numpy())
     print(f"{n}: input {tuple(x.shape)} output {tuple(y.shape)} ({time.time()-t0:.1f}s)", flush=True)

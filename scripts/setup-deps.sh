@@ -10,7 +10,7 @@ build=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev li
 # Reference generation: PyTorch exports the models and their outputs; python3-onnx generates the ONNX
 # backend node-test suite. clang + its runtime for the libFuzzer targets.
 test=(python3-numpy python3-onnx python3-torch python3-torchvision clang libclang-rt-14-dev iproute2)
-bench=(hyperfine time)
+bench=(hyperfine time patchelf)  # patchelf: scripts/bundle.sh
 case "$what" in
   build) want=("${build[@]}") ;;
   test) want=("${build[@]}" "${test[@]}") ;;

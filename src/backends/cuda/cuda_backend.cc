@@ -1,5 +1,6 @@
 #include "backends/cuda/cuda_backend.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -148,16 +149,14 @@ class CudaExecutable final : public Executable {
     }
     Status st = Enqueue();
     const cudaError_t end = cudaStreamEndCapture(state_->stream, &graph);
-    if (!st.ok() || end != cudaSuccess || !graph) {
-      cudaGetLastError();
-      if (graph) cudaGraphDestroy(graph);
-      return Enqueue();
-    }
     cudaGraphExec_t exec = nullptr;
-    const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    if (inst != cudaSuccess) {
+    cudaError_t inst = cudaErrorStreamCaptureInvalidated;
+    if (st.ok() && end == cudaSuccess && graph) inst = cudaGraphInstantiate(&exec, graph, 0);
+    if (graph) cudaGraphDestroy(graph);
+    if (inst != cudaSuccess) {  // slower, not wrong: say so once, then run eagerly from now on
       cudaGetLastError();
+      std::fprintf(stderr, "tutti: %s: CUDA graph capture failed (%s), running eagerly\n", device_name_.c_str(),
+                   !st.ok() ? st.message().c_str() : cudaGetErrorString(end != cudaSuccess ? end : inst));
       return Enqueue();
     }
     state_->graph_exec = exec;

@@ -94,12 +94,26 @@ class ConvOp final : public CudaOp {
       std::copy(bt->data<float>(), bt->data<float>() + bt->num_elements(), bias.begin());
     }
     op->fused_relu_ = op->act_fn_.fn == Fn::kRelu;
+    TUTTI_RETURN_IF_ERROR(op->ChooseAlgorithm(b, xs, ys));
     if (op->fused_relu_) {
       TUTTI_ASSIGN_OR_RETURN(op->bias_, b.UploadFloats(bias, true));
-    } else if (op->has_bias_) {
+      // cuDNN's fused call does not take every algorithm: try it once on scratch, else run unfused.
+      const int64_t es = b.ctx.half ? 2 : 4;
+      TUTTI_ASSIGN_OR_RETURN(void* x, b.Scratch(0, static_cast<size_t>(NumElements(xs) * es)));
+      TUTTI_ASSIGN_OR_RETURN(void* y, b.Scratch(1, static_cast<size_t>(NumElements(ys) * es)));
+      TUTTI_ASSIGN_OR_RETURN(void* ws, b.Scratch(3, op->workspace_));
+      const float one = 1.f, zero = 0.f;
+      const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
+          b.ctx.cudnn, &one, op->x_, x, op->w_, op->weights_, op->conv_, op->algo_, ws, op->workspace_, &zero, op->y_, y,
+          op->b_, op->bias_, op->act_, op->y_, y);
+      if (st != CUDNN_STATUS_SUCCESS || cudaStreamSynchronize(b.ctx.stream) != cudaSuccess) {
+        cudaGetLastError();
+        op->fused_relu_ = false;
+      }
+    }
+    if (!op->fused_relu_ && op->has_bias_) {
       TUTTI_ASSIGN_OR_RETURN(op->bias_, b.UploadFloats(bias, false));
     }
-    TUTTI_RETURN_IF_ERROR(op->ChooseAlgorithm(b, xs, ys));
     return std::unique_ptr<CudaOp>(std::move(op));
   }
 
@@ -131,20 +145,43 @@ class ConvOp final : public CudaOp {
     if (wsr.ok()) ws = *wsr;
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int count = 0;
-    TUTTI_CUDNN_TRY(cudnnFindConvolutionForwardAlgorithmEx(b.ctx.cudnn, x_, x, w_, weights_, conv_, y_, y,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf, ws,
-                                                           ws ? ws_limit : 0),
-                    "cuDNN algorithm search");
+    cudnnStatus_t found = cudnnFindConvolutionForwardAlgorithmEx(b.ctx.cudnn, x_, x, w_, weights_, conv_, y_, y,
+                                                                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf, ws,
+                                                                 ws ? ws_limit : 0);
+    if (found != CUDNN_STATUS_SUCCESS || count == 0) {  // no timed search: cuDNN's heuristics instead
+      TUTTI_CUDNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(b.ctx.cudnn, x_, w_, conv_, y_,
+                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf),
+                      "cuDNN algorithm heuristics");
+    }
+    // fp32 is exact float32: only FMA kernels. Among the rest, the fastest -- or, within 5% of it,
+    // the one needing the least workspace (workspace is device memory the whole run holds).
+    auto usable = [&](const cudnnConvolutionFwdAlgoPerf_t& r) {
+      return r.status == CUDNN_STATUS_SUCCESS && (!ws || r.memory <= ws_limit) &&
+             (p != Precision::kFp32 || r.mathType == CUDNN_FMA_MATH);
+    };
     int chosen = -1;
-    for (int i = 0; i < count && chosen < 0; ++i) {
-      if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-      if (p == Precision::kFp32 && perf[i].mathType != CUDNN_FMA_MATH) continue;  // exact float32 only
-      chosen = i;
+    float best_time = 0;
+    for (int i = 0; i < count; ++i) {
+      if (!usable(perf[i])) continue;
+      if (chosen < 0) {
+        chosen = i;
+        best_time = perf[i].time;
+      } else if (perf[i].time >= 0 && perf[i].time <= best_time * 1.05f && perf[i].memory < perf[chosen].memory) {
+        chosen = i;
+      }
+    }
+    cudnnMathType_t chosen_math = chosen >= 0 ? perf[chosen].mathType : CUDNN_FMA_MATH;
+    if (chosen < 0 && p == Precision::kFp32) {  // no result said FMA: take the first and force FMA math
+      for (int i = 0; i < count && chosen < 0; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!ws || perf[i].memory <= ws_limit)) chosen = i;
+      chosen_math = CUDNN_FMA_MATH;
     }
     if (chosen < 0) return Unimplemented("cuDNN found no algorithm for this convolution in ", PrecisionName(p));
     algo_ = perf[chosen].algo;
-    workspace_ = perf[chosen].memory;
-    TUTTI_CUDNN_TRY(cudnnSetConvolutionMathType(conv_, perf[chosen].mathType), "convolution math type");
+    TUTTI_CUDNN_TRY(cudnnSetConvolutionMathType(conv_, chosen_math), "convolution math type");
+    TUTTI_CUDNN_TRY(cudnnGetConvolutionForwardWorkspaceSize(b.ctx.cudnn, x_, w_, conv_, y_, algo_, &workspace_),
+                    "convolution workspace size");
+    perf[chosen].mathType = chosen_math;
     std::lock_guard<std::mutex> lock(b.algo_cache->mu);
     b.algo_cache->entries[key] = {static_cast<int>(algo_), static_cast<int>(perf[chosen].mathType), workspace_};
     return Status::Ok();
