@@ -187,6 +187,10 @@ Result<int> DeviceCount() {
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
     cudaGetLastError();
+    if (e == cudaErrorNoDevice) return Unavailable("no CUDA GPU on this machine");
+    if (e == cudaErrorInsufficientDriver)
+      return Unavailable("no CUDA GPU on this machine (no NVIDIA driver, or one older than CUDA ", CUDART_VERSION / 1000,
+                         " needs)");
     return Unavailable("no usable CUDA GPU on this machine (", cudaGetErrorString(e), ")");
   }
   if (n == 0) return Unavailable("no CUDA GPU on this machine");
