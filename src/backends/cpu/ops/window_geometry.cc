@@ -98,8 +98,13 @@ Result<WindowGeometry> TransposedWindow(const Node& n, const Shape& x, const std
       const int64_t total = full - target;
       if (total < 0 && out_shape.empty())
         return InvalidArgument(NodeLabel(n), ": output_shape ", target, " exceeds what the input can produce");
-      // ONNX: SAME_UPPER puts the smaller half first; otherwise the larger half goes first.
-      if (auto_pad == "SAME_UPPER") {
+      // ONNX: SAME_UPPER puts the smaller half first; otherwise the larger half goes first. An
+      // output_shape larger than the full output (total < 0) grows it at the end, as
+      // output_padding does (ONNX's reference output for test_convtranspose_output_shape).
+      if (total < 0) {
+        g.pad_begin[i] = 0;
+        g.pad_end[i] = total;
+      } else if (auto_pad == "SAME_UPPER") {
         g.pad_begin[i] = total / 2;
         g.pad_end[i] = total - total / 2;
       } else {
