@@ -1,4 +1,6 @@
-// Operators along one axis, on the [outer, n, inner] view of their input: ArgMax ArgMin CumSum TopK.
+// Operators along one axis, on the [outer, n, inner] view of their input: ArgMax ArgMin CumSum TopK
+// Hardmax LpNormalization.
+#include <cmath>
 #include <numeric>
 
 #include "backends/cpu/ops/layout.h"
@@ -141,6 +143,62 @@ TUTTI_REGISTER_CPU_KERNEL(
 TUTTI_REGISTER_CPU_KERNEL(
     "ArgMin", "", [](const KernelBuildInfo& info) { return MakeArg(false, info); },
     [](const Graph& g, const Node& n) { return RequireInputType(g, n, 0, NumericTypes{}); });
+// ---- Hardmax / LpNormalization ---------------------------------------------------------------------
+// Hardmax: 1 at the first maximum along the axis, 0 elsewhere (opset-13 form; older opsets'
+// coerce-to-2D form is rewritten by the loader).
+Status RunHardmax(int64_t axis_attr, KernelContext& ctx) {
+  TUTTI_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "input"));
+  int64_t axis;
+  TUTTI_ASSIGN_OR_RETURN(AxisView v, ViewAt(*x, axis_attr, &axis));
+  TUTTI_ASSIGN_OR_RETURN(Tensor * y, ctx.AllocateOutput(0, x->shape(), x->dtype()));
+  bool known = DispatchType(FloatTypes{}, x->dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x->data<T>();
+    T* out = y->data<T>();
+    std::fill_n(out, y->num_elements(), T(0));
+    if (v.n == 0) return;
+    for (int64_t item = 0; item < v.outer * v.inner; ++item) {
+      const int64_t o = item / v.inner, i = item % v.inner;
+      const int64_t base = o * v.n * v.inner + i;
+      int64_t best = 0;
+      for (int64_t k = 1; k < v.n; ++k)
+        if (in[base + k * v.inner] > in[base + best * v.inner]) best = k;
+      out[base + best * v.inner] = T(1);
+    }
+  });
+  if (!known) return Unimplemented("Hardmax on ", DataTypeName(x->dtype()));
+  return Status::Ok();
+}
+
+// LpNormalization: x / ||x||_p along the axis, p in {1, 2}; a zero norm leaves zeros.
+Status RunLpNorm(int64_t axis_attr, int64_t p, KernelContext& ctx) {
+  TUTTI_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "input"));
+  int64_t axis;
+  TUTTI_ASSIGN_OR_RETURN(AxisView v, ViewAt(*x, axis_attr, &axis));
+  TUTTI_ASSIGN_OR_RETURN(Tensor * y, ctx.AllocateOutput(0, x->shape(), x->dtype()));
+  bool known = DispatchType(FloatTypes{}, x->dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x->data<T>();
+    T* out = y->data<T>();
+    ParallelRanges(v.outer * v.inner, v.n, [&](int64_t b, int64_t e) {
+      for (int64_t item = b; item < e; ++item) {
+        const int64_t o = item / v.inner, i = item % v.inner;
+        const int64_t base = o * v.n * v.inner + i;
+        double norm = 0;
+        for (int64_t k = 0; k < v.n; ++k) {
+          const double c = in[base + k * v.inner];
+          norm += p == 1 ? std::abs(c) : c * c;
+        }
+        if (p == 2) norm = std::sqrt(norm);
+        for (int64_t k = 0; k < v.n; ++k)
+          out[base + k * v.inner] = norm == 0 ? T(0) : static_cast<T>(in[base + k * v.inner] / norm);
+      }
+    });
+  });
+  if (!known) return Unimplemented("LpNormalization on ", DataTypeName(x->dtype()));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<CpuKernel>> MakeCumSum(const KernelBuildInfo& info) {
   const bool exclusive = info.node.GetInt("exclusive", 0) != 0, reverse = info.node.GetInt("reverse", 0) != 0;
   return MakeKernel([=](KernelContext& ctx) { return RunCumSum(exclusive, reverse, ctx); });
@@ -155,6 +213,26 @@ Status NumericInput(const Graph& g, const Node& n) { return RequireInputType(g, 
 TUTTI_REGISTER_CPU_KERNEL("CumSum", "", MakeCumSum, NumericInput);
 // sorted=0 leaves the order to the implementation; ours is always sorted, which is allowed.
 TUTTI_REGISTER_CPU_KERNEL("TopK", "", MakeTopK, NumericInput);
+
+TUTTI_REGISTER_CPU_KERNEL(
+    "Hardmax", "",
+    [](const KernelBuildInfo& info) {
+      const int64_t axis = info.node.GetInt("axis", -1);
+      return MakeKernel([axis](KernelContext& ctx) { return RunHardmax(axis, ctx); });
+    },
+    [](const Graph& g, const Node& n) { return RequireInputType(g, n, 0, FloatTypes{}); });
+TUTTI_REGISTER_CPU_KERNEL(
+    "LpNormalization", "",
+    [](const KernelBuildInfo& info) {
+      const int64_t axis = info.node.GetInt("axis", -1);
+      const int64_t p = info.node.GetInt("p", 2);
+      return MakeKernel([=](KernelContext& ctx) { return RunLpNorm(axis, p, ctx); });
+    },
+    [](const Graph& g, const Node& n) -> Status {
+      const int64_t p = n.GetInt("p", 2);
+      if (p != 1 && p != 2) return InvalidArgument("LpNormalization p must be 1 or 2, got ", p);
+      return RequireInputType(g, n, 0, FloatTypes{});
+    });
 
 }  // namespace
 }  // namespace tutti::cpu

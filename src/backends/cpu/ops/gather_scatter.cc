@@ -212,6 +212,14 @@ TUTTI_REGISTER_CPU_KERNEL(
       return MakeKernel([axis, red](KernelContext& ctx) { return RunScatterElements(axis, red, ctx); });
     },
     SupportsScatter);
+// Scatter (opsets 9-10, deprecated) is ScatterElements without a reduction.
+TUTTI_REGISTER_CPU_KERNEL(
+    "Scatter", "",
+    [](const KernelBuildInfo& info) {
+      const int64_t axis = info.node.GetInt("axis", 0);
+      return MakeKernel([axis](KernelContext& ctx) { return RunScatterElements(axis, Reduction::kNone, ctx); });
+    },
+    SupportsIndexed);
 TUTTI_REGISTER_CPU_KERNEL(
     "OneHot", "",
     [](const KernelBuildInfo& info) {

@@ -1,5 +1,5 @@
 // Element-wise unary operators: activations (Relu LeakyRelu Elu Selu Celu ThresholdedRelu Sigmoid
-// HardSigmoid HardSwish Tanh Erf Gelu Softplus Softsign Shrink Clip), math (Exp Log Sqrt
+// HardSigmoid HardSwish Tanh Erf Gelu Mish Softplus Softsign Shrink Clip), math (Exp Log Sqrt
 // Reciprocal Neg Abs Floor Ceil Round Sign, trigonometric and hyperbolic functions) and the
 // float -> bool tests IsNaN/IsInf. Formulas are the ONNX operator definitions; 16-bit floats are
 // computed through float32.
@@ -13,7 +13,7 @@ namespace {
 
 enum class Un {
   kRelu, kLeakyRelu, kElu, kSelu, kCelu, kThresholdedRelu, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kErf,
-  kGelu, kGeluTanh, kSoftplus, kSoftsign, kShrink, kExp, kLog, kSqrt, kReciprocal, kNeg, kAbs, kFloor, kCeil,
+  kGelu, kGeluTanh, kMish, kSoftplus, kSoftsign, kShrink, kExp, kLog, kSqrt, kReciprocal, kNeg, kAbs, kFloor, kCeil,
   kRound, kSign, kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh, kIsNaN, kIsInf,
 };
 
@@ -73,6 +73,10 @@ void ApplyUnary(Un op, const UnaryAttrs& at, const T* x, T* y, int64_t n) {
         });
       case Un::kSoftplus:
         return Map(x, y, n, kCostly, [](T v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); });
+      case Un::kMish:  // x * tanh(softplus(x)), softplus computed without overflow
+        return Map(x, y, n, kCostly, [](T v) {
+          return v * std::tanh(v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)));
+        });
       case Un::kSoftsign: return Map(x, y, n, kCheap, [](T v) { return v / (T(1) + std::abs(v)); });
       case Un::kShrink:
         return Map(x, y, n, kCheap, [=](T v) { return v < -gamma ? v + beta : (v > gamma ? v - beta : T(0)); });
@@ -225,6 +229,7 @@ TUTTI_UNARY_KERNEL("Tanh", Un::kTanh);
 TUTTI_UNARY_KERNEL("Erf", Un::kErf);
 TUTTI_UNARY_KERNEL("Gelu", Un::kGelu);
 TUTTI_UNARY_KERNEL_IN("Gelu", "com.microsoft", Un::kGelu);
+TUTTI_UNARY_KERNEL("Mish", Un::kMish);
 TUTTI_UNARY_KERNEL("Softplus", Un::kSoftplus);
 TUTTI_UNARY_KERNEL("Softsign", Un::kSoftsign);
 TUTTI_UNARY_KERNEL("Shrink", Un::kShrink);
