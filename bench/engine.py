@@ -158,6 +158,18 @@ def bench_workload(path, args, tmp):
     return result
 
 
+NOTE = (
+    "Reading the tables: on a loaded machine a ratio measures how much CPU the machine gives two pinned "
+    "workers as much as the engine (with many runnable processes per core, the second processor adds less "
+    "than a core), and wall-clock microbenchmarks include waiting for a core, where CPU time is the engine's "
+    "own cost. The goals (≥ 1.8× on two one-core processors, ≤ 10 µs per scheduling decision, ≤ 50 µs request "
+    "overhead) are for a quiet machine. The GPU-machine workload (MobileNetV2, ResNet-50, SqueezeNet 1.0, "
+    "Inception-v3; goals ≥ 1.2× throughput and ≥ 1.3× the highest rate with ≥ 99% within SLO) has not "
+    "been run yet; on the GPU machine it is "
+    "`bench/engine.py bench/workloads/gpu_mixed.json --schedulers \"heft shortest_expected_latency "
+    "least_slack_time_first\" --slo-rates \"20 40 60 80 100 120\"`.\n")
+
+
 def micro(reps):
     """Medians of engine_bench over `reps` repetitions: {name: (wall us, cpu us, decisions per call)}."""
     p = subprocess.run([MICRO, f"--benchmark_repetitions={max(reps, 3)}", "--benchmark_report_aggregates_only=true",
@@ -255,6 +267,7 @@ def main():
         else:
             print(f"engine.py: no {MICRO} (Google Benchmark not found at build time); skipping the overhead table",
                   file=sys.stderr)
+    text += "\n" + NOTE
     print(text)
     if not args.no_write:
         write_section(text)
