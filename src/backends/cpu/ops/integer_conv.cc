@@ -25,6 +25,7 @@ Result<std::vector<int32_t>> IntegerConv(const Node& node, const Tensor& x, cons
   const size_t r = kernel.size();
   out_shape = {N, M};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+  if (zx_t && zx_t->num_elements() != 1) return InvalidArgument("x zero point must be a scalar, got ", zx_t->DebugString());
   const int32_t zx = zx_t ? static_cast<int32_t>(zx_t->ElementAsInt64(0)) : 0;
   std::vector<int64_t> zw(static_cast<size_t>(M), 0);
   if (zw_t) {
@@ -98,6 +99,8 @@ Status RunQLinearConv(const Node& node, KernelContext& ctx) {
   TUTTI_ASSIGN_OR_RETURN(Tensor sw, CastTensor(*in[4], DataType::kFloat32));
   TUTTI_ASSIGN_OR_RETURN(Tensor sy, CastTensor(*in[6], DataType::kFloat32));
   if (sw.num_elements() != 1 && sw.num_elements() != M) return InvalidArgument("w_scale must be a scalar or have ", M, " entries");
+  if (sx.num_elements() != 1 || sy.num_elements() != 1 || in[7]->num_elements() != 1)
+    return InvalidArgument("x_scale, y_scale and y_zero_point must be scalars");
   std::vector<int64_t> bias;
   if (const Tensor* b = ctx.input(8)) {
     bias = b->ToInt64Vector();

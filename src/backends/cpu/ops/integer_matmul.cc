@@ -116,6 +116,8 @@ Status RunQLinearMatMul(KernelContext& ctx) {
   TUTTI_ASSIGN_OR_RETURN(Tensor sb, CastTensor(*in[4], DataType::kFloat32));
   TUTTI_ASSIGN_OR_RETURN(Tensor sy, CastTensor(*in[6], DataType::kFloat32));
   if (sy.num_elements() != 1 || in[7]->num_elements() != 1) return Unimplemented("per-axis y scale in QLinearMatMul");
+  if ((sa.num_elements() != 1 && sa.num_elements() != p.m) || (sb.num_elements() != 1 && sb.num_elements() != p.n))
+    return InvalidArgument("a_scale / b_scale must be scalars or have ", p.m, " / ", p.n, " entries");
   const DataType out_dt = in[7]->dtype();
   TUTTI_ASSIGN_OR_RETURN(Tensor * y, ctx.AllocateOutput(0, p.out, out_dt));
   const float ys = sy.data<float>()[0];

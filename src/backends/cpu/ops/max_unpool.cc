@@ -11,6 +11,7 @@ Status RunMaxUnpool(const std::vector<int64_t>& kernel, const std::vector<int64_
   TUTTI_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "X"));
   TUTTI_ASSIGN_OR_RETURN(const Tensor* ind, RequiredInput(ctx, 1, "I"));
   const size_t r = kernel.size();
+  if (!pads.empty() && pads.size() != 2 * r) return InvalidArgument("pads has ", pads.size(), " values, expected ", 2 * r);
   if (x->rank() != static_cast<int64_t>(r) + 2 || ind->shape() != x->shape())
     return InvalidArgument("X ", x->DebugString(), " and I ", ind->DebugString(), " do not fit a ", r, "-D unpool");
   // Indices address the pooling's input, whose size the geometry gives back; an output_shape

@@ -31,6 +31,7 @@ Result<ParamView> ViewParams(const Tensor& x, const Tensor& scale, int64_t axis_
 Status RunQuantize(int64_t axis, KernelContext& ctx) {
   TUTTI_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "x"));
   TUTTI_ASSIGN_OR_RETURN(const Tensor* scale, RequiredInput(ctx, 1, "y_scale"));
+  if (scale->num_elements() == 0) return InvalidArgument("y_scale is empty");
   const Tensor* zp = ctx.input(2);
   const DataType out_dt = zp ? zp->dtype() : DataType::kUInt8;
   TUTTI_ASSIGN_OR_RETURN(ParamView pv, ViewParams(*x, *scale, axis));
@@ -59,6 +60,7 @@ Status RunQuantize(int64_t axis, KernelContext& ctx) {
 Status RunDequantize(int64_t axis, KernelContext& ctx) {
   TUTTI_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "x"));
   TUTTI_ASSIGN_OR_RETURN(const Tensor* scale, RequiredInput(ctx, 1, "x_scale"));
+  if (scale->num_elements() == 0) return InvalidArgument("x_scale is empty");
   const Tensor* zp = ctx.input(2);
   TUTTI_ASSIGN_OR_RETURN(ParamView pv, ViewParams(*x, *scale, axis));
   if (zp && zp->num_elements() != scale->num_elements())

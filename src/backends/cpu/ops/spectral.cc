@@ -42,7 +42,7 @@ Status RunDftOp(int64_t axis_attr, bool inverse, bool onesided, KernelContext& c
   if (axis == 0) return InvalidArgument("DFT axis must not be the batch axis");
   const size_t a = static_cast<size_t>(axis);
   int64_t n = x->dim(axis);
-  if (const Tensor* len = ctx.input(1); len && len->num_elements() > 0) n = len->ElementAsInt64(0);
+  if (const Tensor* len = ctx.input(1); len && len->num_elements() == 1) n = len->ElementAsInt64(0);
   if (n < 1) return InvalidArgument("dft_length ", n, " must be positive");
   const int64_t bins = onesided ? n / 2 + 1 : n;
   Shape out_shape = x->shape();
@@ -81,9 +81,10 @@ Status RunStft(bool onesided, KernelContext& ctx) {
   const Tensor* len_t = ctx.input(3);
   if (x->rank() != 3 || (x->dim(2) != 1 && x->dim(2) != 2))
     return InvalidArgument("signal must be [batch, length, 1 or 2], got ", x->DebugString());
+  if (step_t->num_elements() != 1) return InvalidArgument("frame_step must be a scalar, got ", step_t->DebugString());
   const int64_t step = step_t->ElementAsInt64(0);
   int64_t flen = window ? window->num_elements() : 0;
-  if (len_t && len_t->num_elements() > 0) flen = len_t->ElementAsInt64(0);
+  if (len_t && len_t->num_elements() == 1) flen = len_t->ElementAsInt64(0);
   if (window && window->num_elements() != flen)
     return InvalidArgument("window has ", window->num_elements(), " values, frame_length is ", flen);
   const int64_t batch = x->dim(0), length = x->dim(1), comps = x->dim(2);
