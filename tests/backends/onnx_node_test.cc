@@ -62,10 +62,6 @@ const std::vector<Exclusion> kExcluded = {
     {"test_castlike_BFLOAT16_to_FLOAT_expanded", "bfloat16"},
     {"test_castlike_FLOAT_to_BFLOAT16", "bfloat16"},
     {"test_castlike_FLOAT_to_BFLOAT16_expanded", "bfloat16"},
-    // MaxPool runs on oneDNN's pooling, which has float inputs and no argmax output.
-    {"test_maxpool_2d_uint8", "MaxPool on uint8 (oneDNN pooling is float here)"},
-    {"test_maxpool_with_argmax_2d_precomputed_pads", "MaxPool's Indices output (oneDNN pooling has no argmax)"},
-    {"test_maxpool_with_argmax_2d_precomputed_strides", "MaxPool's Indices output (oneDNN pooling has no argmax)"},
 };
 
 const char* ExclusionReason(const std::string& name) {

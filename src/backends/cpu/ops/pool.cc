@@ -1,5 +1,6 @@
 // MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool through oneDNN's pooling (1-D to 3-D,
 // ceil_mode, count_include_pad, dilations), in whatever layout the producer wrote.
+#include "backends/cpu/ops/max_pool_reference.h"
 #include "backends/cpu/ops/onednn_util.h"
 #include "backends/cpu/ops/window_geometry.h"
 
@@ -96,8 +97,11 @@ Result<std::unique_ptr<LayoutAwareKernel>> PoolKernel::Make(const KernelBuildInf
 Status SupportsPool(const Graph& g, const Node& n) {
   if (!n.HasInput(0)) return InvalidArgument(n.op_type, " needs an input");
   DataType t = g.value(n.inputs[0]).info.dtype;
+  if (NeedsReferenceMaxPool(g, n)) {  // Indices output or integer input: max_pool_reference.h
+    if (!n.HasAttr("kernel_shape")) return InvalidArgument(n.op_type, " needs kernel_shape");
+    return RequireInputType(g, n, 0, NumericTypes{});
+  }
   if (t != DataType::kFloat32 && t != DataType::kUndefined) return Unimplemented(n.op_type, " on ", DataTypeName(t));
-  if (n.outputs.size() > 1 && n.outputs[1] != kNoValue) return Unimplemented("MaxPool's Indices output");
   const auto& xs = g.value(n.inputs[0]).info.shape;
   if (xs && (xs->size() < 3 || xs->size() > 5)) return Unimplemented(n.op_type, " on rank-", xs->size(), " input");
   if (n.op_type.rfind("Global", 0) != 0 && !n.HasAttr("kernel_shape"))
@@ -106,6 +110,7 @@ Status SupportsPool(const Graph& g, const Node& n) {
 }
 
 Result<std::unique_ptr<LayoutAwareKernel>> MakePool(const KernelBuildInfo& info, const LayoutRequest& req) {
+  if (NeedsReferenceMaxPool(info.graph, info.node)) return MakeReferenceMaxPool(info, req);
   return PoolKernel::Make(info, req);
 }
 
