@@ -358,7 +358,9 @@ std::string DescribeBatchSplitPlan(const BatchSplitPlan& plan, std::span<const B
     if (s.transfer_us > 0) out += StrCat(" (", s.transfer_us / 1000, " ms transfer)");
     out += "\n";
   }
-  for (int p : plan.left_out) out += StrCat("  ", name(p), "  left out: a share would not make the batch faster\n");
+  const bool searched = plan.search == "greedy" || plan.search == "exact";
+  for (int p : plan.left_out)
+    out += StrCat("  ", name(p), searched ? "  left out: a share would not make the batch faster\n" : "  no share\n");
   return out;
 }
 

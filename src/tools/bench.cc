@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstdio>
 
+#include "tools/batch_split_cli.h"
 #include "tools/cli_util.h"
 
 namespace tutti::cli {
@@ -31,6 +32,7 @@ LatencySummary Summarise(std::vector<double> ms) {
 }
 
 int BenchBody(Args& args) {
+  if (args.Has("split")) return RunSplitBatch(args, /*bench=*/true);  // one batch over several processors
   auto fail = [](const Status& s) { return ReportError(s); };
   auto model = ModelPathArg(args);
   if (!model.ok()) return fail(model.status());

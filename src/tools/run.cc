@@ -6,6 +6,7 @@
 #include "core/compare.h"
 #include "core/npy.h"
 #include "runtime/input_check.h"
+#include "tools/batch_split_cli.h"
 #include "tools/cli_util.h"
 
 namespace tutti::cli {
@@ -17,6 +18,7 @@ struct Expectation {
 };
 
 int RunBody(Args& args) {
+  if (args.Has("split")) return RunSplitBatch(args, /*bench=*/false);  // one batch over several processors
   auto fail = [](const Status& s) { return ReportError(s); };
   auto model = ModelPathArg(args);
   if (!model.ok()) return fail(model.status());

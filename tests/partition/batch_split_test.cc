@@ -28,7 +28,7 @@ BatchProfileTable Linear(double fixed_us, double per_item_us, int64_t max_batch 
 
 std::vector<BatchSplitProcessor> Procs(const std::vector<BatchProfileTable>& tables) {
   std::vector<BatchSplitProcessor> out;
-  for (size_t i = 0; i < tables.size(); ++i) out.push_back({"p" + std::to_string(i), &tables[i]});
+  for (size_t i = 0; i < tables.size(); ++i) out.push_back({StrCat("p", i), &tables[i]});
   return out;
 }
 
