@@ -9,6 +9,7 @@
 #
 # usage: bench/batch_split.sh [--models "squeezenet1_1 mobilenet_v2"] [--batch 32] [--iters 5]
 #                             [--processors cpu:0,cpu:1] [--load-core 1] [--no-load] [--no-write]
+#                             [--profile-runs 3]   (timed runs per profiled batch size, median)
 # GPU rows (CPU cores + cuda:0, ResNet-50 over several GPUs) need the CUDA backend and a run on the
 # GPU machine: the same command with --processors cpu,cuda:0 (see docs/benchmarks.md).
 set -euo pipefail
@@ -16,12 +17,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${TUTTI_BIN:-$ROOT/build/release/bin/tutti}
 DATA=${TUTTI_TESTDATA:-$ROOT/build/testdata}
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
-models="squeezenet1_1 mobilenet_v2" batch=32 iters=5 procs=cpu:0,cpu:1 load_core=1 load=1 write=1
+models="squeezenet1_1 mobilenet_v2" batch=32 iters=5 procs=cpu:0,cpu:1 load_core=1 load=1 write=1 pruns=3
 while (($#)); do
   case "$1" in
     --models) models=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --iters) iters=$2; shift 2 ;;
+    --profile-runs) pruns=$2; shift 2 ;;
     --processors) procs=$2; shift 2 ;;
     --load-core) load_core=$2; shift 2 ;;
     --no-load) load=0; shift ;;
@@ -46,7 +48,7 @@ for m in $models; do
   [ -f "$model" ] || { echo "batch_split.sh: missing $model (scripts/make-testdata.sh)" >&2; continue; }
   echo "batch_split.sh: $m batch $batch over $procs" >&2
   if ! "$BIN" bench "$model" --split batch --processors "$procs" --batch "$batch" --baselines \
-       --iterations "$iters" --warmup 1 --profile "$out/profile.json" --profile-runs 3 --json \
+       --iterations "$iters" --warmup 1 --profile "$out/profile.json" --profile-runs "$pruns" --json \
        > "$out/$m.json" 2> "$out/$m.err"; then
     echo "batch_split.sh: $m failed: $(tail -1 "$out/$m.err")" >&2
   fi
@@ -55,9 +57,9 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cleanup; hog=""
 
 "$PY" - "$out" "$batch" "$iters" "$procs" "$load" "$load_core" "$load_before" "$load_after" "$write" \
-      "$ROOT/docs/benchmarks.md" <<'EOF'
+      "$ROOT/docs/benchmarks.md" "$pruns" <<'EOF'
 import datetime, glob, json, os, platform, sys
-out, batch, iters, procs, load, load_core, lb, la, write, doc = sys.argv[1:11]
+out, batch, iters, procs, load, load_core, lb, la, write, doc, pruns = sys.argv[1:12]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 rows, pred_rows = [], []
 for f in sorted(glob.glob(os.path.join(out, "*.json"))):
@@ -86,7 +88,9 @@ loadtxt = (f"a CPU-bound busy loop pinned to core {load_core} (taskset) for the 
 text = [f"Script: `bench/batch_split.sh` ({datetime.date.today().isoformat()}). Machine: {cpu}, "
         f"{os.cpu_count()} cores, shared with the other helpers' builds (load average {lb} before, {la} after). "
         f"Processors {procs}, one core and one thread each; load: {loadtxt}. "
-        f"Medians of {iters} runs after 1 warm-up, all variants interleaved run by run in one process. "
+        f"Tables: medians of {pruns} timed runs per batch size. "
+        f"Medians of {iters} runs after 1 warm-up, all variants interleaved run by run in one process; "
+        "every split runs the plan made from the tables before the timed runs. "
         "Times in ms for the whole batch. Ideal = B ÷ Σ (each processor's best items/s from its own table). "
         "Speed-ups read baseline ÷ split (> 1 is better).", "",
         f"| model | B | greedy shares | split | alone ({names}) | equal split | ideal | achieved/ideal | vs best single | vs equal |",

@@ -332,15 +332,20 @@ int RunSplitBatch(Args& args, bool bench) {
     v.predicted_us = predicted_us;
     variants.push_back(std::move(v));
   };
-  add("split", request, -1, (setup->search == BatchSplitSearch::kExact && exact.ok() ? *exact : *greedy).predicted_us);
+  // Each split runs the plan made here from the profiled tables, so measured and predicted times
+  // are of the same plan (runs rescale tables that drift; re-planning every run would let one
+  // noisy run change the plan being measured).
+  auto fixed = [&](const BatchSplitPlan& plan) {
+    BatchSplitRequest r;
+    r.shares.assign(procs.size(), 0);
+    for (const BatchShare& s : plan.shares) r.shares[static_cast<size_t>(s.processor)] = s.items;
+    return r;
+  };
+  const BatchSplitPlan& chosen = setup->search == BatchSplitSearch::kExact && exact.ok() ? *exact : *greedy;
+  add("split", fixed(chosen), -1, chosen.predicted_us);
   if (baselines) {
-    if (exact.ok()) add("exact", {BatchSplitSearch::kExact, {}}, -1, exact->predicted_us);
-    if (equal.ok()) {
-      BatchSplitRequest r;
-      r.shares.assign(procs.size(), 0);
-      for (const BatchShare& s : equal->shares) r.shares[static_cast<size_t>(s.processor)] = s.items;
-      add("equal", r, -1, equal->predicted_us);
-    }
+    if (exact.ok()) add("exact", fixed(*exact), -1, exact->predicted_us);
+    if (equal.ok()) add("equal", fixed(*equal), -1, equal->predicted_us);
     for (int p = 0; p < x.processor_count(); ++p)
       add("single:" + x.processor(p).name(), {}, p, procs[static_cast<size_t>(p)].ShareUs(batch));
   }
