@@ -84,7 +84,7 @@ for m in models.split():
             lat = {"tutti": [], "ort": []}; rss = {"tutti": [], "ort": []}; base = []
             for f in glob.glob(f"{out}/{m}.b{b}.t{t}.r*.*.json"):
                 who = f.rsplit(".", 2)[1]
-                try: j = json.loads(open(f).read().strip().splitlines()[-1])
+                try: j = json.loads(open(f).read())  # tutti prints indented JSON, the peer one line
                 except Exception: continue
                 lat[who].append(j["latency_ms"]["median"])
                 try: rss[who].append(int(open(f[:-5] + ".rss").read().split()[-1]))

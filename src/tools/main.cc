@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tools/command.h"
+#include "tools/openmp_env.h"
 
 namespace {
 void PrintHelp() {
@@ -15,6 +16,7 @@ void PrintHelp() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tutti::cli::ChooseOpenMpWaitPolicy(argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     PrintHelp();
     return argc < 2 ? 2 : 0;

@@ -156,7 +156,8 @@ class CpuExecutable final : public Executable {
 };
 
 // Which values may stay in oneDNN's blocked layouts: output 0 of a layout-aware node whose every
-// use is a layout-aware node reading it as data (input 0, or a Conv's fused-sum input 3).
+// use is a layout-aware node reading it as data (input 0, a Conv's fused-sum input 3, any input of
+// a Concat).
 std::vector<bool> BlockableValues(const Graph& g, const std::vector<NodeId>& order, const std::vector<bool>& aware) {
   std::vector<bool> ok(g.value_count(), false);
   for (NodeId id : order) {
@@ -170,7 +171,8 @@ std::vector<bool> BlockableValues(const Graph& g, const std::vector<NodeId>& ord
       const Node& cn = g.node(c);
       if (!aware[static_cast<size_t>(c)]) all = false;
       for (size_t i = 0; all && i < cn.inputs.size(); ++i)
-        if (cn.inputs[i] == v && i != 0 && !(i == 3 && cn.GetInt("_fused_sum", 0) != 0)) all = false;
+        if (cn.inputs[i] == v && i != 0 && !(i == 3 && cn.GetInt("_fused_sum", 0) != 0) && cn.op_type != "Concat")
+          all = false;
       if (!all) break;
     }
     ok[static_cast<size_t>(v)] = all;
@@ -210,7 +212,7 @@ Result<std::unique_ptr<Executable>> CpuBackend::Compile(const Graph& input_graph
     const Node& n = graph.node(id);
     std::string why = UnsupportedReason(graph, n);
     if (!why.empty()) return Unimplemented(NodeLabel(n), ": ", why);
-    aware[static_cast<size_t>(id)] = n.domain.empty() && FindLayoutAwareFactory(n.op_type) != nullptr;
+    aware[static_cast<size_t>(id)] = FindLayoutAwareFactory(graph, n) != nullptr;
   }
   const std::vector<bool> blockable = BlockableValues(graph, order, aware);
 
@@ -229,7 +231,7 @@ Result<std::unique_ptr<Executable>> CpuBackend::Compile(const Graph& input_graph
       LayoutRequest req;
       for (ValueId v : n.inputs) req.inputs.push_back(v == kNoValue ? dnnl::memory::desc() : layout[static_cast<size_t>(v)]);
       req.output_may_block = n.outputs[0] != kNoValue && blockable[static_cast<size_t>(n.outputs[0])];
-      auto k = (*FindLayoutAwareFactory(n.op_type))(info, req);
+      auto k = (*FindLayoutAwareFactory(graph, n))(info, req);
       if (!k.ok()) return k.status().WithContext(NodeLabel(n));
       LayoutAwareKernel& lk = **k;
       if (n.outputs[0] != kNoValue) {

@@ -170,20 +170,32 @@ std::shared_ptr<void> ReorderConstant(const void* src, const memory::desc& from,
 
 // ---- registry ----------------------------------------------------------------------------------
 namespace {
-std::map<std::string, LayoutAwareFactory>& LayoutAwareFactories() {
-  static std::map<std::string, LayoutAwareFactory> m;
+struct LayoutAwareEntry {
+  LayoutAwareFactory factory;
+  LayoutAwareApplies applies;  // empty: every node of the op
+};
+std::map<std::string, LayoutAwareEntry>& LayoutAwareFactories() {
+  static std::map<std::string, LayoutAwareEntry> m;
   return m;
 }
 }  // namespace
 
-const LayoutAwareFactory* FindLayoutAwareFactory(const std::string& op_type) {
-  auto it = LayoutAwareFactories().find(op_type);
-  return it == LayoutAwareFactories().end() ? nullptr : &it->second;
+const LayoutAwareFactory* FindLayoutAwareFactory(const Graph& g, const Node& n) {
+  if (!n.domain.empty()) return nullptr;
+  auto it = LayoutAwareFactories().find(n.op_type);
+  if (it == LayoutAwareFactories().end()) return nullptr;
+  if (it->second.applies && !it->second.applies(g, n)) return nullptr;
+  return &it->second.factory;
+}
+
+LayoutAwareRegistrar::LayoutAwareRegistrar(const std::string& op_type, LayoutAwareFactory factory,
+                                           LayoutAwareApplies applies) {
+  LayoutAwareFactories()[op_type] = {std::move(factory), std::move(applies)};
 }
 
 LayoutAwareRegistrar::LayoutAwareRegistrar(const std::string& op_type, LayoutAwareFactory factory,
                                            KernelSupport supports) {
-  LayoutAwareFactories()[op_type] = factory;
+  LayoutAwareFactories()[op_type] = {factory, nullptr};
   KernelRegistry::Get().Register(KernelRegistration{
       op_type, "",
       [factory](const KernelBuildInfo& info) -> Result<std::unique_ptr<CpuKernel>> {

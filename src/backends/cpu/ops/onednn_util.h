@@ -118,11 +118,17 @@ class LayoutAwareKernel : public CpuKernel {
 
 using LayoutAwareFactory =
     std::function<Result<std::unique_ptr<LayoutAwareKernel>>(const KernelBuildInfo&, const LayoutRequest&)>;
-// Layout-aware factory for (default-domain) `op_type`, or null.
-const LayoutAwareFactory* FindLayoutAwareFactory(const std::string& op_type);
+// Which nodes of an op type a layout-aware factory takes; the others run on the op's ordinary kernel.
+using LayoutAwareApplies = std::function<bool(const Graph&, const Node&)>;
+// Layout-aware factory for `n` (default domain), or null when none takes this node.
+const LayoutAwareFactory* FindLayoutAwareFactory(const Graph& g, const Node& n);
 
 struct LayoutAwareRegistrar {
+  // The op runs only through `factory` (registered as its ordinary kernel too, plain layouts).
   LayoutAwareRegistrar(const std::string& op_type, LayoutAwareFactory factory, KernelSupport supports);
+  // The op keeps its ordinary kernel; `factory` takes the nodes `applies` accepts (Concat: float
+  // tensors joined on channels, which oneDNN concatenates in the producers' blocked layouts).
+  LayoutAwareRegistrar(const std::string& op_type, LayoutAwareFactory factory, LayoutAwareApplies applies);
 };
 
 }  // namespace tutti::cpu
@@ -131,3 +137,7 @@ struct LayoutAwareRegistrar {
 #define TUTTI_REGISTER_LAYOUT_AWARE_KERNEL(op, factory, supports)                                \
   static ::tutti::cpu::LayoutAwareRegistrar TUTTI_CPU_KERNEL_CONCAT(tutti_layout_kernel_, __COUNTER__)( \
       op, factory, supports)
+// Adds a layout-aware kernel for the nodes of `op` that `applies` accepts; `op` keeps its own kernel.
+#define TUTTI_REGISTER_LAYOUT_AWARE_VARIANT(op, factory, applies)                                \
+  static ::tutti::cpu::LayoutAwareRegistrar TUTTI_CPU_KERNEL_CONCAT(tutti_layout_variant_, __COUNTER__)( \
+      op, factory, ::tutti::cpu::LayoutAwareApplies(applies))
