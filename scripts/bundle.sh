@@ -6,9 +6,9 @@
 # and, with --tar, OUT.tar.xz beside it (what travels to the GPU machine).
 #
 # usage: scripts/bundle.sh OUT [--build DIR] [--tests "cuda backends models"] [--tar]
-# What the target already has (so is left out): glibc, libstdc++/libgcc_s, libgomp, zlib, OpenSSL 3
-# and libudev (an Ubuntu 24.04 base with Python has them), and the NVIDIA libraries (driver, cuBLAS,
-# cuDNN), as ../shared/DEVICE.md found on the GPU machine.
+# What the target already has (so is left out): glibc, libstdc++/libgcc_s, libgomp, zlib, libcrypto 3
+# and libudev (seen on the GPU machine, 2026-12-02; its libssl.so.3 was missing), and the NVIDIA
+# libraries (driver, cuBLAS, cuDNN), as ../shared/DEVICE.md found there.
 # TUTTI_BUNDLE_ALSO="libfoo.so.1 ..." forces more libraries in; TUTTI_BUNDLE_LIMIT_MIB (64) is the
 # size the folder must stay under.
 set -euo pipefail
@@ -36,7 +36,7 @@ done
 cp -L "$build/lib/libtutti.so" "$out/lib/"
 
 # Libraries the target machine provides itself.
-present='^(linux-vdso|ld-linux|libc|libm|libdl|librt|libpthread|libutil|libresolv|libstdc\+\+|libgcc_s|libgomp|libz|libssl|libcrypto|libudev|libcuda|libcudart|libcublas|libcublasLt|libcudnn[a-z_]*|libnvidia-[a-z-]*)\.so'
+present='^(linux-vdso|ld-linux|libc|libm|libdl|librt|libpthread|libutil|libresolv|libstdc\+\+|libgcc_s|libgomp|libz|libcrypto|libudev|libcuda|libcudart|libcublas|libcublasLt|libcudnn[a-z_]*|libnvidia-[a-z-]*)\.so'
 copy_deps() {  # $1: an ELF file; copies what it loads (and they load) that the target lacks
   ldd "$1" | awk '/=> \// {print $1, $3}' | while read -r name path; do
     if [[ "$name" =~ $present ]] && [[ " ${TUTTI_BUNDLE_ALSO:-} " != *" $name "* ]]; then continue; fi

@@ -42,6 +42,18 @@ Result<DeviceBuffer> AllocateDevice(size_t bytes, const std::string& what) {
   return DeviceBuffer(p, [](void* q) { cudaFree(q); });
 }
 
+const Tensor* ConstantValue(const Graph& g, ValueId v) {
+  for (int hops = 0; v != kNoValue && hops < 16; ++hops) {
+    const Value& val = g.value(v);
+    if (val.is_constant()) return &val.constant;
+    if (val.producer == kNoNode) return nullptr;
+    const Node& p = g.node(val.producer);
+    if (p.op_type != "Identity" || !p.domain.empty() || !p.HasInput(0)) return nullptr;
+    v = p.inputs[0];
+  }
+  return nullptr;
+}
+
 Shape CudaOpBuild::input_shape(size_t i) const {
   const Value* v = input(i);
   if (!v || !v->info.shape) return {};

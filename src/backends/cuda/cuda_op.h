@@ -63,6 +63,11 @@ struct CudaRunContext {
   int64_t storage_size(DataType t) const { return half && t == DataType::kFloat32 ? 2 : static_cast<int64_t>(DataTypeSize(t)); }
 };
 
+// The constant behind `v`: its own, or that of the constant an Identity chain forwards (exporters
+// share equal initializers through Identity nodes). Null when `v` is computed at run time.
+const Tensor* ConstantValue(const Graph& g, ValueId v);
+inline bool IsConstant(const Graph& g, ValueId v) { return ConstantValue(g, v) != nullptr; }
+
 // What an op factory sees: the node, concrete shapes, constants, and the device to upload to.
 struct CudaOpBuild {
   const Graph& graph;
@@ -73,8 +78,7 @@ struct CudaOpBuild {
 
   const Value* input(size_t i) const { return node.HasInput(i) ? &graph.value(node.inputs[i]) : nullptr; }
   const Tensor* constant_input(size_t i) const {
-    const Value* v = input(i);
-    return v && v->is_constant() ? &v->constant : nullptr;
+    return node.HasInput(i) ? ConstantValue(graph, node.inputs[i]) : nullptr;
   }
   Shape input_shape(size_t i) const;   // concrete (Compile checks every value is concrete)
   Shape output_shape(size_t i) const;

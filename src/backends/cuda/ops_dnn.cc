@@ -47,7 +47,14 @@ class ConvOp final : public CudaOp {
     std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
     TUTTI_ASSIGN_OR_RETURN(cpu::WindowGeometry g,
                            cpu::ForwardWindow(n, xs, kernel, false, std::vector<int64_t>(ys.begin() + 2, ys.end())));
-    if (g.pad_begin != g.pad_end) return Unimplemented("asymmetric Conv padding on the GPU");
+    // cuDNN pads both ends alike. An end pad the window never reaches (ForwardWindow trims it to the
+    // output size) makes no difference: only a real asymmetry is refused.
+    for (size_t d = 0; d < g.pad_begin.size(); ++d) {
+      const int64_t span = (g.kernel[d] - 1) * g.dilations[d] + 1;
+      const int64_t in = xs[d + 2];
+      if ((in + 2 * g.pad_begin[d] - span) / g.strides[d] + 1 != g.out[d])
+        return Unimplemented("asymmetric Conv padding on the GPU");
+    }
     const int64_t group = n.GetInt("group", 1);
     TUTTI_ASSIGN_OR_RETURN(op->act_fn_, FusedActivation(n));
     op->has_sum_ = n.GetInt("_fused_sum", 0) != 0 && n.HasInput(3);
@@ -233,8 +240,8 @@ class ConvOp final : public CudaOp {
 
 Status SupportsConv(const Graph& g, const Node& n) {
   TUTTI_RETURN_IF_ERROR(FloatTensorsOnly(g, n));
-  if (!n.HasInput(1) || !g.value(n.inputs[1]).is_constant()) return Unimplemented("Conv with non-constant weights");
-  if (n.HasInput(2) && !g.value(n.inputs[2]).is_constant()) return Unimplemented("Conv with a non-constant bias");
+  if (!n.HasInput(1) || !IsConstant(g, n.inputs[1])) return Unimplemented("Conv with non-constant weights");
+  if (n.HasInput(2) && !IsConstant(g, n.inputs[2])) return Unimplemented("Conv with a non-constant bias");
   const auto& xs = g.value(n.inputs[0]).info.shape;
   if (xs && (xs->size() < 3 || xs->size() > 5)) return Unimplemented("rank-", xs->size(), " Conv");
   const auto pads = n.GetInts("pads");

@@ -26,13 +26,13 @@ Status SupportsView(const Graph& g, const Node& n) {
   if (!n.HasInput(0)) return InvalidArgument("missing input");
   for (size_t i = 1; i < n.outputs.size(); ++i)
     if (n.outputs[i] != kNoValue) return Unimplemented(n.op_type, " output ", i);
-  if (n.op_type == "Dropout" && n.HasInput(2) && g.value(n.inputs[2]).is_constant() &&
-      g.value(n.inputs[2]).constant.ElementAsInt64(0) != 0)
+  if (n.op_type == "Dropout" && n.HasInput(2) && IsConstant(g, n.inputs[2]) &&
+      ConstantValue(g, n.inputs[2])->ElementAsInt64(0) != 0)
     return Unimplemented("Dropout in training mode");
   if (n.op_type == "Cast" && g.value(n.inputs[0]).info.dtype != static_cast<DataType>(n.GetInt("to", 0)))
     return Unimplemented("Cast from ", DataTypeName(g.value(n.inputs[0]).info.dtype), " on the GPU");
   for (size_t i = 1; i < n.inputs.size(); ++i)
-    if (n.inputs[i] != kNoValue && !g.value(n.inputs[i]).is_constant())
+    if (n.inputs[i] != kNoValue && !IsConstant(g, n.inputs[i]))
       return Unimplemented(n.op_type, " with a non-constant input ", i);
   const DataType t = g.value(n.inputs[0]).info.dtype;
   if (t == DataType::kString || t == DataType::kUndefined) return Unimplemented(n.op_type, " on ", DataTypeName(t));
@@ -137,7 +137,7 @@ Result<std::unique_ptr<CudaOp>> MakeSlice(CudaOpBuild& b) {
 Status SupportsMovement(const Graph& g, const Node& n) {
   if (!n.HasInput(0)) return InvalidArgument("missing input");
   for (size_t i = 1; i < n.inputs.size(); ++i)
-    if (n.inputs[i] != kNoValue && !g.value(n.inputs[i]).is_constant())
+    if (n.inputs[i] != kNoValue && !IsConstant(g, n.inputs[i]))
       return Unimplemented(n.op_type, " with a non-constant input ", i);
   const DataType t = g.value(n.inputs[0]).info.dtype;
   if (t == DataType::kString || t == DataType::kUndefined) return Unimplemented(n.op_type, " on ", DataTypeName(t));

@@ -124,7 +124,7 @@ Status SupportsBatchNorm(const Graph& g, const Node& n) {
     if (n.outputs[i] != kNoValue) return Unimplemented("BatchNormalization in training mode");
   if (n.GetInt("training_mode", 0) != 0) return Unimplemented("BatchNormalization in training mode");
   for (size_t i = 1; i <= 4; ++i)
-    if (!n.HasInput(i) || !g.value(n.inputs[i]).is_constant())
+    if (!n.HasInput(i) || !IsConstant(g, n.inputs[i]))
       return Unimplemented("BatchNormalization with non-constant statistics");
   return Status::Ok();
 }
@@ -213,7 +213,7 @@ class ReduceOp final : public CudaOp {
 
 Status SupportsReduce(const Graph& g, const Node& n) {
   TUTTI_RETURN_IF_ERROR(FloatTensorsOnly(g, n));
-  if (n.HasInput(1) && !g.value(n.inputs[1]).is_constant()) return Unimplemented("non-constant reduction axes");
+  if (n.HasInput(1) && !IsConstant(g, n.inputs[1])) return Unimplemented("non-constant reduction axes");
   return Status::Ok();
 }
 

@@ -67,7 +67,7 @@ Status SupportsUnary(const Graph& g, const Node& n) {
   TUTTI_RETURN_IF_ERROR(FloatTensorsOnly(g, n));
   if (n.op_type == "Clip")
     for (size_t i = 1; i <= 2; ++i)
-      if (n.HasInput(i) && !g.value(n.inputs[i]).is_constant()) return Unimplemented("Clip with non-constant bounds");
+      if (n.HasInput(i) && !IsConstant(g, n.inputs[i])) return Unimplemented("Clip with non-constant bounds");
   if (n.op_type == "Gelu" && n.GetString("approximate", "none") != "none") return Unimplemented("Gelu approximate=tanh");
   return Status::Ok();
 }
