@@ -2,7 +2,8 @@
 // trace-event JSON (opens in Perfetto / chrome://tracing), one track per processor. A stage on a
 // processor outside host memory (a GPU) also shows its input and output copies, nested at the
 // start and end of the stage: backends copy inside Executable::Run and time only the whole, so
-// their length is the transfer model's estimate for the bytes moved (marked "estimated").
+// their length is the transfer model's estimate for the bytes moved (marked "estimated"). Flow
+// arrows link the stages of one request, so a fallback chain reads across tracks.
 #pragma once
 
 #include <cstdint>
