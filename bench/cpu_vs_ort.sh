@@ -9,6 +9,7 @@
 #
 # usage: bench/cpu_vs_ort.sh [--models "resnet50 mobilenet_v2 squeezenet1_0 resnet18"] [--batches "1 8"]
 #                            [--threads "1 2"] [--reps 5] [--iters 10] [--no-write] [--keep DIR]
+#        --keep DIR keeps each process's JSON and RSS there; --reps 0 --keep DIR re-summarises a kept run
 # env:   TUTTI_BIN (default build/release/bin/tutti), TUTTI_TESTDATA (default build/testdata)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,7 +78,7 @@ out, write, doc, reps, iters, warmup, load_before, load_after, models, batches, 
 def median(xs): return statistics.median(xs) if xs else None
 def mib(kib): return f"{kib / 1024:.0f}" if kib else "–"
 
-rows, ort_version, ratios = [], "onnxruntime", []
+rows, ort_version, ratios, counts = [], "onnxruntime", [], []
 for m in models.split():
     for b in batches.split():
         for t in threads.split():
@@ -97,6 +98,7 @@ for m in models.split():
             ratio = tl / ol if tl and ol else None
             mem_ratio = tr / (orr - ob) if tr and orr and ob else None
             if ratio: ratios.append(ratio)
+            counts.append(min(len(lat["tutti"]), len(lat["ort"])))
             fmt = lambda x: f"{x:.1f}" if x else "failed"
             rows.append(f"| {m} | {b} | {t} | {fmt(tl)} | {fmt(ol)} | {ratio:.2f} |" if ratio else
                         f"| {m} | {b} | {t} | {fmt(tl)} | {fmt(ol)} | – |")
@@ -110,12 +112,14 @@ except OSError: pass
 mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 above = sum(1 for r in ratios if r > 1.0)
+# Repetitions actually completed (a run cut short, or re-summarised with --reps 0, has fewer).
+done = f"{min(counts)}" if counts and min(counts) == max(counts) else f"{min(counts or [0])}-{max(counts or [0])}"
 section = f"""## CPU: tutti vs ONNX Runtime (issue 2)
 
 Script: `bench/cpu_vs_ort.sh` (tutti's `bench` command and `bench/peers/ort_bench.js` on {ort_version}
 from npm, each configuration in its own process, the two alternated in one call). Measured {date} on
 the build machine: {cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB; load average
-{load_before} before and {load_after} after (other builds were running). Latency: median over {reps}
+{load_before} before and {load_after} after (other builds were running). Latency: median over {done}
 repetitions of each process's median over {iters} runs after {warmup} warm-ups, float32, random input.
 Ratio = tutti ÷ ONNX Runtime (≤ 1.0 means tutti is as fast or faster). Peak RSS is each process's
 high-water mark (`/usr/bin/time`); ONNX Runtime runs inside node, so its column minus node's own
