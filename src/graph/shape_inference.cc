@@ -1,5 +1,6 @@
 #include "graph/shape_inference.h"
 
+#include <algorithm>
 #include <set>
 
 #include "graph/shape_rules.h"
@@ -45,8 +46,11 @@ bool Foldable(const Node& n) {
 
 class Propagator {
  public:
-  // `eval` null: infer only. Otherwise also fold small all-constant nodes.
-  Propagator(Graph& g, const NodeEvaluator* eval) : g_(g), eval_(eval), known_(g.value_count()) {}
+  // `eval` null: infer only. Otherwise also fold all-constant nodes within `policy`.
+  Propagator(Graph& g, const NodeEvaluator* eval, FoldPolicy policy = {})
+      : g_(g), eval_(eval), policy_(policy), known_(g.value_count()) {}
+
+  int folded() const { return folded_; }
 
   Status Run() {
     for (size_t v = 0; v < g_.value_count(); ++v) {
@@ -96,20 +100,25 @@ class Propagator {
     if (FromKnownValues(n, results)) return Replace(id, std::move(results));
     bool all_const = !n.inputs.empty();
     std::vector<Tensor> inputs;
+    int64_t in_elems = 0;
     for (ValueId v : n.inputs) {
       if (v == kNoValue) { inputs.emplace_back(); continue; }
       if (!g_.value(v).is_constant()) { all_const = false; break; }
       inputs.push_back(g_.value(v).constant);
+      in_elems += inputs.back().num_elements();
     }
     if (!all_const || !*eval_) return Status::Ok();
+    const int64_t limit = policy_.allow_input_size ? std::max(policy_.max_output_elements, in_elems)
+                                                   : policy_.max_output_elements;
     int64_t out_elems = 0;
     for (ValueId v : n.outputs) {
       if (v == kNoValue) continue;
       const auto& s = g_.value(v).info.shape;
       auto c = s ? ToConcrete(*s) : std::nullopt;
       if (c) out_elems += NumElements(*c);
+      else if (policy_.require_known_size) return Status::Ok();
     }
-    if (out_elems > kSpecializeFoldLimit) return Status::Ok();
+    if (out_elems > limit) return Status::Ok();
     auto r = (*eval_)(g_, n, inputs);
     if (!r.ok() || r->size() != n.outputs.size()) return Status::Ok();  // left in place to run normally
     int64_t total = 0;
@@ -118,7 +127,7 @@ class Propagator {
       if (!(*r)[o].defined()) return Status::Ok();
       total += (*r)[o].num_elements();
     }
-    if (total > kSpecializeFoldLimit) return Status::Ok();
+    if (total > limit) return Status::Ok();
     return Replace(id, std::move(r).value());
   }
 
@@ -146,6 +155,7 @@ class Propagator {
   Status Replace(NodeId id, std::vector<Tensor> results) {
     const std::vector<ValueId> outs = g_.node(id).outputs;
     g_.RemoveNode(id);
+    ++folded_;
     for (size_t o = 0; o < outs.size(); ++o) {
       if (outs[o] == kNoValue) continue;
       Value& v = g_.value(outs[o]);
@@ -158,6 +168,8 @@ class Propagator {
 
   Graph& g_;
   const NodeEvaluator* eval_;
+  FoldPolicy policy_;
+  int folded_ = 0;
   std::vector<std::optional<KnownValues>> known_;
 };
 
@@ -210,9 +222,15 @@ Result<Graph> SpecializeShapes(const Graph& graph, const std::map<std::string, S
   for (const auto& [name, shape] : input_shapes)
     if (!seen.count(name)) return InvalidArgument("the model has no input named '", name, "'");
   SubstituteSymbols(g, bindings);
-  TUTTI_RETURN_IF_ERROR(Propagator(g, &eval).Run());
+  TUTTI_RETURN_IF_ERROR(Propagator(g, &eval, FoldPolicy{kSpecializeFoldLimit, false}).Run());
   g.Compact();
   return g;
+}
+
+Result<int> InferShapesAndFold(Graph& g, const NodeEvaluator& eval, FoldPolicy policy) {
+  Propagator p(g, &eval, policy);
+  TUTTI_RETURN_IF_ERROR(p.Run());
+  return p.folded();
 }
 
 Result<std::map<std::string, Shape>> BatchInputShapes(const Graph& g, int64_t batch) {

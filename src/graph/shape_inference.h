@@ -38,6 +38,23 @@ inline constexpr int64_t kSpecializeFoldLimit = 4096;
 Result<Graph> SpecializeShapes(const Graph& g, const std::map<std::string, Shape>& input_shapes,
                                const NodeEvaluator& eval);
 
+// How much constant folding may produce. A node is folded only when its outputs hold at most
+// `max_output_elements` elements -- or, with `allow_input_size`, at most as many as its constant
+// inputs hold (Transpose/Cast of a weight folds whatever its size; ConstantOfShape does not turn a
+// few shape numbers into megabytes of stored constant).
+// With `require_known_size`, a node is evaluated only when inference knows its output shapes, so
+// the limit is checked before computing (a hostile Tile or Expand cannot make folding allocate).
+struct FoldPolicy {
+  int64_t max_output_elements = kSpecializeFoldLimit;
+  bool allow_input_size = false;
+  bool require_known_size = false;
+};
+
+// InferShapes, and every all-constant node (and every shape computation whose result is known
+// numbers) within `policy` is evaluated with `eval` and becomes a constant. Nodes are tombstoned,
+// not compacted. Returns how many nodes were folded. Used by the optimizer (graph/optimizer.h).
+Result<int> InferShapesAndFold(Graph& g, const NodeEvaluator& eval, FoldPolicy policy);
+
 // Binds symbolic input dims to `batch` where the input's leading dim is symbolic: a convenience for
 // the common "batch N" call. Returns the map SpecializeShapes takes.
 Result<std::map<std::string, Shape>> BatchInputShapes(const Graph& g, int64_t batch);
