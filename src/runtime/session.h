@@ -28,7 +28,7 @@ namespace tutti {
 struct SessionOptions {
   std::string device = "cpu";  // as CreateBackend takes it: "cpu", "cuda", "cuda:1"
   CompileOptions compile;
-  bool optimize = true;  // run graph/optimizer.h passes (constant folding, BN folding, fusion)
+  bool optimize = true;  // run graph/optimizer.h passes (constant folding, Conv+BN folding, identities, dead nodes)
 };
 
 // What a graph input or output looks like, for users and tools.
