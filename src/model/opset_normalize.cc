@@ -42,8 +42,9 @@ class Normalizer {
     if (op == "Upsample" || (op == "Resize" && opset_ < 11)) return ToResize11(id);
     if (op == "Resize") return DropEmptyConstInputs(id, {1, 2, 3});
     if (op == "BatchNormalization") {
+      const bool per_activation = n.GetInt("spatial", 1) == 0;
       for (const char* a : {"spatial", "is_test", "consumed_inputs"}) n.attrs.erase(a);
-      return Status::Ok();
+      return per_activation ? PerActivationBatchNorm(id) : Status::Ok();
     }
     if ((op == "Softmax" || op == "LogSoftmax" || op == "Hardmax") && opset_ < 13) return SoftmaxTo13(id);
     if (op == "Dropout") return DropoutToIdentity(id);
@@ -210,6 +211,40 @@ class Normalizer {
     node.attrs["axis"] = int64_t{1};
     g_.AddNode("Reshape", {out2d, shape}, {y_id}, {}, base + "_reshape");
     (void)op;
+    return Status::Ok();
+  }
+
+  // BatchNormalization-7 with spatial=0 keeps one statistic per activation: scale/B/mean/var are
+  // [C, D1, ...] and broadcast against X [N, C, D1, ...] -- which is exactly the elementwise
+  // formula Y = (X - mean) / sqrt(var + epsilon) * scale + B, so it becomes those five nodes.
+  Status PerActivationBatchNorm(NodeId id) {
+    Node& n = g_.node(id);
+    if (n.inputs.size() < 5) return InvalidArgument("needs 5 inputs, has ", n.inputs.size());
+    for (size_t i = 1; i < n.outputs.size(); ++i)
+      if (n.outputs[i] != kNoValue && (!g_.value(n.outputs[i]).consumers.empty() || g_.IsGraphOutput(n.outputs[i])))
+        return Unimplemented("training-mode outputs (running mean/variance) are not supported");
+    const float epsilon = n.GetFloat("epsilon", 1e-5f);
+    const std::vector<ValueId> in = n.inputs;
+    const ValueId y = n.outputs.at(0);
+    const std::string base = n.name.empty() ? "batchnorm" : n.name;
+    const DataType dt = g_.value(in[0]).info.dtype;
+    g_.RemoveNode(id);
+    auto value = [&](const std::string& what) { return g_.AddValue(g_.UniqueValueName(base + "_" + what), {dt, std::nullopt}); };
+    Tensor eps = Tensor::FromVector<float>({epsilon}, Shape{});
+    if (dt != DataType::kUndefined && dt != DataType::kFloat32) {
+      auto cast = CastTensor(eps, dt);
+      if (!cast.ok()) return cast.status();
+      eps = std::move(cast).value();
+    }
+    const ValueId eps_v = g_.AddConstant(g_.UniqueValueName(base + "_epsilon"), std::move(eps));
+    const ValueId centered = value("centered"), var_eps = value("var_eps"), stddev = value("stddev");
+    const ValueId normalized = value("normalized"), scaled = value("scaled");
+    g_.AddNode("Sub", {in[0], in[3]}, {centered}, {}, base + "_sub");
+    g_.AddNode("Add", {in[4], eps_v}, {var_eps}, {}, base + "_add_eps");
+    g_.AddNode("Sqrt", {var_eps}, {stddev}, {}, base + "_sqrt");
+    g_.AddNode("Div", {centered, stddev}, {normalized}, {}, base + "_div");
+    g_.AddNode("Mul", {normalized, in[1]}, {scaled}, {}, base + "_mul");
+    g_.AddNode("Add", {scaled, in[2]}, {y}, {}, base + "_add");
     return Status::Ok();
   }
 

@@ -21,7 +21,9 @@
 //                         become Resize with coordinate_transformation_mode="asymmetric",
 //                         nearest_mode="floor" (their semantics).
 //   TopK                  k is input 1.
-//   BatchNormalization    the legacy attributes spatial / is_test / consumed_inputs are removed.
+//   BatchNormalization    the legacy attributes spatial / is_test / consumed_inputs are removed;
+//                         spatial=0 (opset 7, per-activation statistics) becomes the elementwise
+//                         formula (Sub, Add, Sqrt, Div, Mul, Add).
 //   Softmax, LogSoftmax,  axis is the single axis the op normalises over (opset 13 meaning). Older
 //   Hardmax               opsets' "flatten to 2-D at axis" is rewritten: axis=-1 when it was the
 //                         last axis, else Flatten -> op(axis=1) -> Reshape back.

@@ -5,9 +5,12 @@
 #include <onnx/onnx_pb.h>
 
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "model/onnx_loader.h"
+#include "runtime/session.h"
+#include "support/test_support.h"
 
 namespace tutti {
 namespace {
@@ -198,6 +201,51 @@ TEST(OpsetNormalizeTest, BatchNormLegacyAttributesDropped) {
   });
   ASSERT_TRUE(bn.ok()) << bn.status().ToString();
   EXPECT_FALSE(bn->node(0).HasAttr("spatial"));
+}
+
+// BatchNormalization-7 with spatial=0 (one statistic per activation) becomes the elementwise
+// formula; with statistics shaped [C,1,1] it must compute what the per-channel kernel computes
+// with the same numbers shaped [C].
+TEST(OpsetNormalizeTest, PerActivationBatchNormIsTheElementwiseFormula) {
+  auto setup = [](bool spatial) {
+    return [spatial](onnx::NodeProto& n, onnx::GraphProto& g) {
+      const std::vector<std::vector<float>> params = {{0.5f, 2.f}, {0.1f, -0.3f}, {1.f, -1.f}, {0.25f, 4.f}};
+      const char* names[] = {"s", "b", "m", "v"};
+      for (size_t i = 0; i < 4; ++i) {
+        n.add_input(names[i]);
+        AddFloats(g, names[i], params[i], false);
+        if (!spatial) {
+          auto* t = g.mutable_initializer(g.initializer_size() - 1);
+          t->add_dims(1);
+          t->add_dims(1);
+        }
+      }
+      auto* a = Attr(n, "spatial");
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(spatial ? 1 : 0);
+      FloatAttr(n, "epsilon", 0.01f);
+    };
+  };
+  auto per_activation = Load("BatchNormalization", 7, {2, 2, 3, 3}, 1, setup(false));
+  ASSERT_TRUE(per_activation.ok()) << per_activation.status().ToString();
+  std::map<std::string, int> ops;
+  for (size_t i = 0; i < per_activation->node_count(); ++i)
+    if (!per_activation->node(static_cast<NodeId>(i)).removed) ++ops[per_activation->node(static_cast<NodeId>(i)).op_type];
+  EXPECT_EQ(ops, (std::map<std::string, int>{{"Add", 2}, {"Div", 1}, {"Mul", 1}, {"Sqrt", 1}, {"Sub", 1}}));
+  EXPECT_EQ(SymbolicShapeToString(*per_activation->value(per_activation->outputs()[0]).info.shape), "[2,2,3,3]");
+
+  auto spatial = Load("BatchNormalization", 7, {2, 2, 3, 3}, 1, setup(true));
+  ASSERT_TRUE(spatial.ok()) << spatial.status().ToString();
+  const Tensor x = testing::RandomTensor({2, 2, 3, 3}, 9);
+  SessionOptions options;
+  options.optimize = false;
+  auto a = Session::FromGraph(*per_activation, options);
+  auto b = Session::FromGraph(*spatial, options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto ya = (*a)->Run({&x, 1});
+  auto yb = (*b)->Run({&x, 1});
+  ASSERT_TRUE(ya.ok() && yb.ok());
+  EXPECT_LE(testing::RelativePeakError((*ya)[0], (*yb)[0]), 1e-6);
 }
 
 // Opset-11 Softmax normalises the flattened 2-D view at `axis`; on the last axis that is opset 13's
