@@ -6,20 +6,25 @@
 # docs/benchmarks.md.
 #
 # usage: bench/legion.sh [--models "vgg16 resnet18 mobilenet_v2"] [--devices "2 3 4"] [--rate 100mbit]
-#                        [--reps 3] [--full "2"]   (device counts that also run the full search: it
-#                        measures every candidate group and takes hours for VGG-16 on a 2-core host)
-#                        [--no-write]
+#                        [--reps 3] [--iters 3] [--full "resnet18:2"]   (model:devices pairs that
+#                        also run the full search: it measures every candidate group, O(units^2), and
+#                        takes hours for VGG-16 or MobileNetV2 on a 2-core host)
+#                        [--cpu-limit auto|none|P1,P2,...]   (test-bed CPU caps; auto: 100,50,33,25
+#                        on machines with fewer than 8 cores, where core sets cannot make devices
+#                        unequal) [--no-write]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${TUTTI_BIN:-$ROOT/build/release/bin/tutti}
 DATA=${TUTTI_TESTDATA:-$ROOT/build/testdata}
-models="vgg16 resnet18 mobilenet_v2" devices="2 3 4" rate=100mbit reps=3 full="" write=1
+models="vgg16 resnet18 mobilenet_v2" devices="2 3 4" rate=100mbit reps=3 iters=3 full="" write=1 limit=auto
 while (($#)); do
   case "$1" in
     --models) models=$2; shift 2 ;;
     --devices) devices=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --iters) iters=$2; shift 2 ;;
+    --cpu-limit) limit=$2; shift 2 ;;
     --full) full=$2; shift 2 ;;
     --no-write) write=0; shift ;;
     *) echo "legion.sh: unknown option '$1'" >&2; exit 2 ;;
@@ -27,28 +32,37 @@ while (($#)); do
 done
 [ -x "$BIN" ] || { echo "legion.sh: build tutti first ($BIN)" >&2; exit 1; }
 out=$(mktemp -d)
+if [ "$limit" = auto ]; then
+  if (( $(nproc) < 8 )); then limit=100,50,33,25; else limit=none; fi
+fi
+caps=(); [ "$limit" != none ] && caps=(--cpu-limit "$limit")
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 trap '"$ROOT/scripts/testbed.sh" down >/dev/null 2>&1 || true' EXIT
 
 for n in $devices; do
   "$ROOT/scripts/testbed.sh" down >/dev/null 2>&1 || true
-  procs=$("$ROOT/scripts/testbed.sh" up "$n" --rate "$rate")
+  procs=$("$ROOT/scripts/testbed.sh" up "$n" --rate "$rate" "${caps[@]}")
+  mode=$(cat "${TUTTI_TESTBED_DIR:-/tmp/tutti-testbed}/mode")
   for m in $models; do
     model=$DATA/models/$m.onnx
     [ -f "$model" ] || { echo "legion.sh: missing $model (scripts/make-testdata.sh)" >&2; continue; }
     search=optimizer
-    [[ " $full " == *" $n "* ]] && search=both
+    [[ " $full " == *" $m:$n "* ]] && search=both
     echo "legion.sh: $m on $n devices ($search)" >&2
-    if ! "$BIN" plan-spatial "$model" --processors "$procs" --search "$search" --measure "$reps" \
+    if ! "$BIN" plan-spatial "$model" --processors "$procs" --search "$search" --measure "$reps" --iters "$iters" \
          --tables "$out/$m-$n.tables.json" --json > "$out/$m-$n.json" 2> "$out/$m-$n.err"; then
       echo "legion.sh: $m on $n devices failed: $(tail -1 "$out/$m-$n.err")" >&2
     fi
   done
 done
 "$ROOT/scripts/testbed.sh" down >/dev/null 2>&1 || true
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+machine="$(date -u '+%Y-%m-%d %H:%M UTC'); $cpu, $(nproc) cores; load average $load_start at the start, $load_end at the end; test bed: ${mode:-?}, cpu caps ${limit}"
 
-python3 - "$out" "$rate" "$reps" "$write" "$ROOT/docs/benchmarks.md" <<'EOF'
+python3 - "$out" "$rate" "$reps" "$write" "$ROOT/docs/benchmarks.md" "$machine" <<'EOF'
 import json, os, sys, glob, statistics
-out, rate, reps, write, doc = sys.argv[1:6]
+out, rate, reps, write, doc, machine = sys.argv[1:7]
 rows, search_rows, pred = [], [], []
 for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     if f.endswith(".tables.json"): continue
@@ -70,19 +84,20 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     if "full" in j:
         fs = j["full"]
         search_rows.append(f"| {m} | {n} | {o.get('search_s', 0):.1f} | {fs.get('search_s', 0):.1f} | "
-                           f"{fs.get('search_s', 0) / max(1e-9, o.get('search_s', 1e-9)):.1f}× | {fmt(opt)} | {fmt(fs.get('measured_ms'))} |")
+                           f"{fs.get('search_s', 0) / max(1e-9, o.get('search_s', 1e-9)):.1f}× | {fmt(opt)} | {fmt(fs.get('measured_ms'))} | "
+                           f"{ratio(opt, fs.get('measured_ms'))} |")
     if "predictor" in j:
         p = j["predictor"]
         pred.append(f"| {m} | {n} | {p['groups']} | {p['median_abs_error_ms']:.2f} | {100 * p['median_rel_error']:.0f}% |")
-text = [f"Script: `bench/legion.sh`. Devices: `scripts/testbed.sh` network namespaces, veth + tc tbf at {rate} each "
+text = [f"Run: {machine}.", "", f"Script: `bench/legion.sh`. Devices: `scripts/testbed.sh` network namespaces, veth + tc tbf at {rate} each "
         "way, workers pinned to unequal core sets; the coordinator is the host. Latency medians of "
         f"{reps} runs (ms, batch 1). Speed-up = fastest single device ÷ split (≥ 1 is better).", "",
         "| model | devices | fastest single device | layer-by-layer split | optimizer plan | speed-up vs single | vs layer-by-layer |",
         "|---|---|---|---|---|---|---|"] + rows
 if search_rows:
     text += ["", "Search cost (s; optimizer = profiling + search + wild-card measurement):", "",
-             "| model | devices | optimizer | full search | full ÷ optimizer | optimizer plan (ms) | full-search plan (ms) |",
-             "|---|---|---|---|---|---|---|"] + search_rows
+             "| model | devices | optimizer | full search | full ÷ optimizer | optimizer plan (ms) | full-search plan (ms) | optimizer ÷ full plan |",
+             "|---|---|---|---|---|---|---|---|"] + search_rows
 if pred:
     text += ["", "Predictor fidelity (predicted vs measured group latency, groups of the chosen and the layer-by-layer plans):", "",
              "| model | devices | groups | median abs error (ms) | median rel error |", "|---|---|---|---|---|"] + pred

@@ -5,7 +5,11 @@
 # devices differ in speed. Needs root for namespaces; without it, falls back to loopback workers
 # with no shaping (and says so).
 #
-# usage: scripts/testbed.sh up N [--rate 100mbit] [--token T] [--bin PATH]
+# On a machine with fewer cores than devices (the 2-core build machine) core sets alone cannot make
+# the devices unequal: --cpu-limit gives each device a CFS bandwidth cap in percent of one core
+# (e.g. 100,50,33,25), through the cgroup cpu controller (v1 or v2).
+#
+# usage: scripts/testbed.sh up N [--rate 100mbit] [--token T] [--bin PATH] [--cpu-limit P1,P2,...]
 #        scripts/testbed.sh down
 #        scripts/testbed.sh status
 # `up` prints the --processors list (remote:10.77.1.2:7000,...) and writes it to $STATE/processors.
@@ -37,9 +41,36 @@ can_netns() {
   ip netns del tutti-probe
 }
 
+# The cgroup directory for device i's CPU cap (v2 when the unified hierarchy has the cpu
+# controller, else v1's cpu hierarchy); empty when neither is writable.
+cgroup_dir() {
+  local i=$1
+  if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    echo "/sys/fs/cgroup/tutti-dev$i"
+  elif [ -w /sys/fs/cgroup/cpu ]; then
+    echo "/sys/fs/cgroup/cpu/tutti-dev$i"
+  fi
+}
+
+# Caps device i at `pct` percent of one core, with a 10 ms period so short runs are throttled
+# smoothly rather than in 100 ms stalls. Prints the cgroup directory.
+make_cpu_cap() {
+  local i=$1 pct=$2 dir; dir=$(cgroup_dir "$i")
+  [ -n "$dir" ] || die "--cpu-limit needs a writable cgroup cpu controller (run as root)"
+  mkdir -p "$dir"
+  local quota=$(( pct * 100 ))
+  if [ -e "$dir/cpu.max" ]; then
+    echo "$quota 10000" > "$dir/cpu.max"
+  else
+    echo 10000 > "$dir/cpu.cfs_period_us"
+    echo "$quota" > "$dir/cpu.cfs_quota_us"
+  fi
+  echo "$dir"
+}
+
 wait_port_file() {
   local f=$1 pid=$2
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do  # up to 60 s: a worker starts slowly on a loaded machine
     [ -s "$f" ] && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
@@ -49,10 +80,11 @@ wait_port_file() {
 
 up() {
   local n=$1; shift
-  local rate=100mbit token="" 
+  local rate=100mbit token="" limits=""
   while (($#)); do
     case "$1" in
       --rate) rate=$2; shift 2 ;;
+      --cpu-limit) limits=$2; shift 2 ;;
       --token) token=$2; shift 2 ;;
       --bin) BIN=$2; shift 2 ;;
       *) die "unknown option '$1'" ;;
@@ -63,6 +95,8 @@ up() {
   [ -e "$STATE/processors" ] && die "a test bed is already up ($STATE); run '$0 down' first"
   mkdir -p "$STATE"
   local tok=(); [ -n "$token" ] && tok=(--token "$token")
+  local caps=(); IFS=, read -r -a caps <<<"$limits"
+  for c in "${caps[@]}"; do [[ "$c" =~ ^[1-9][0-9]{0,3}$ ]] || die "--cpu-limit expects percents like 100,50,33, got '$limits'"; done
   local procs="" mode
   if can_netns; then mode=netns; else mode=loopback; fi
   echo "$mode" > "$STATE/mode"
@@ -70,6 +104,14 @@ up() {
     local cores threads
     cores=$(cores_for "$i")
     threads=$(( $(tr -cd , <<<"$cores" | wc -c) + 1 ))
+    # The worker joins its cgroup before exec'ing, so every thread it starts is capped.
+    local capped=() cap=""
+    if [ -n "$limits" ]; then
+      cap=${caps[i - 1]:-${caps[-1]}}
+      local cg; cg=$(make_cpu_cap "$i" "$cap")
+      echo "$cg" > "$STATE/dev$i.cgroup"
+      capped=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg")
+    fi
     if [ "$mode" = netns ]; then
       local ns=tutti-dev$i host=tuttih$i peer=tuttin$i addr=10.77.$i.2
       ip netns add "$ns"
@@ -84,19 +126,19 @@ up() {
       # what the worker returns.
       tc qdisc add dev "$host" root tbf rate "$rate" burst 64kb latency 100ms
       ip netns exec "$ns" tc qdisc add dev "$peer" root tbf rate "$rate" burst 64kb latency 100ms
-      ip netns exec "$ns" taskset -c "$cores" "$BIN" worker --listen "$addr:$PORT" --threads "$threads" \
+      ip netns exec "$ns" "${capped[@]}" taskset -c "$cores" "$BIN" worker --listen "$addr:$PORT" --threads "$threads" \
         --cores "$cores" --name "dev$i" --port-file "$STATE/dev$i.port" "${tok[@]}" \
         >"$STATE/dev$i.log" 2>&1 &
       procs+="${procs:+,}remote:$addr:$PORT"
     else
-      taskset -c "$cores" "$BIN" worker --listen 127.0.0.1:0 --threads "$threads" --cores "$cores" \
+      "${capped[@]}" taskset -c "$cores" "$BIN" worker --listen 127.0.0.1:0 --threads "$threads" --cores "$cores" \
         --name "dev$i" --port-file "$STATE/dev$i.port" "${tok[@]}" >"$STATE/dev$i.log" 2>&1 &
     fi
     local pid=$!
     echo "$pid" > "$STATE/dev$i.pid"
     wait_port_file "$STATE/dev$i.port" "$pid" || { cat "$STATE/dev$i.log" >&2; down; die "worker dev$i did not start"; }
     [ "$mode" = loopback ] && procs+="${procs:+,}remote:127.0.0.1:$(cat "$STATE/dev$i.port")"
-    echo "testbed: dev$i cores $cores threads $threads ($mode)" >&2
+    echo "testbed: dev$i cores $cores threads $threads${cap:+ cpu cap ${cap}% of a core} ($mode)" >&2
   done
   if [ "$mode" = loopback ]; then
     echo "testbed: WARNING: no network namespaces here (not root, or not permitted): workers are on" \
@@ -116,6 +158,9 @@ down() {
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
+  done
+  for f in "$STATE"/dev*.cgroup; do
+    [ -e "$f" ] && rmdir "$(cat "$f")" 2>/dev/null || true
   done
   if [ "$(cat "$STATE/mode" 2>/dev/null)" = netns ]; then
     for f in "$STATE"/dev*.pid; do
@@ -140,8 +185,8 @@ status() {
 }
 
 case "${1:-}" in
-  up) shift; [ $# -ge 1 ] || die "usage: $0 up N [--rate 100mbit] [--token T]"; up "$@" ;;
+  up) shift; [ $# -ge 1 ] || die "usage: $0 up N [--rate 100mbit] [--token T] [--cpu-limit P1,P2,...]"; up "$@" ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up N [--rate 100mbit] [--token T] [--bin PATH] | down | status" >&2; exit 2 ;;
+  *) echo "usage: $0 up N [--rate 100mbit] [--token T] [--bin PATH] [--cpu-limit P1,P2,...] | down | status" >&2; exit 2 ;;
 esac

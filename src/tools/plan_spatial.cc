@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/compare.h"
+#include "core/npy.h"
 #include "partition/spatial_cost.h"
 #include "partition/spatial_optimizer.h"
 #include "runtime/compiled_model.h"
@@ -57,6 +59,66 @@ Result<double> MeasureWholeUs(const Graph& g, const spatial::SpatialDevice& dev,
   return Median(times);
 }
 
+// The whole model on one device: the single-device output a split run must reproduce.
+Result<Tensor> RunWhole(const Graph& g, Backend& backend, const Tensor& x) {
+  TUTTI_ASSIGN_OR_RETURN(auto exe, backend.Compile(g, {}));
+  std::vector<Tensor> out;
+  TUTTI_RETURN_IF_ERROR(exe->Run({&x, 1}, out));
+  if (out.size() != 1) return InvalidArgument("a spatial split needs a model with one output, this one has ", out.size());
+  return out[0];
+}
+
+// --input FILE|random: runs `plan` over the devices on that input and compares the output with the
+// whole model run on the local CPU (and with --expect, e.g. PyTorch's output). Fills `report`;
+// fails when an error exceeds the tolerance.
+struct SplitCheck {
+  std::string input, expect, output;
+  double tolerance = 1e-4;
+};
+Status CheckSplitRun(const Graph& g, const std::vector<spatial::SpatialDevice>& devices, const spatial::SpatialPlan& plan,
+                     Backend& local, const SplitCheck& check, nlohmann::json& report, std::string& text) {
+  const Value& in = g.value(g.inputs()[0]);
+  Shape shape = *ToConcrete(*in.info.shape);
+  Tensor x;
+  if (check.input == "random") {
+    TUTTI_ASSIGN_OR_RETURN(x, RandomTensorOf(in.info.dtype, shape, 1));
+  } else {
+    TUTTI_ASSIGN_OR_RETURN(x, ReadTensorFile(check.input));
+    if (x.shape() != shape || x.dtype() != in.info.dtype)
+      return InvalidArgument("--input ", check.input, " is ", x.DebugString(), ", the model takes ",
+                             DataTypeName(in.info.dtype), ShapeToString(shape));
+  }
+  TUTTI_ASSIGN_OR_RETURN(auto exec, spatial::SpatialExecutor::Create(g, devices, plan));
+  Tensor split;
+  Stopwatch sw;
+  TUTTI_RETURN_IF_ERROR(exec->Run(x, split).WithContext("split run"));
+  const double split_ms = sw.ms();
+  TUTTI_ASSIGN_OR_RETURN(Tensor whole, RunWhole(g, local, x));
+  const double vs_single = RelativePeakError(split, whole);
+  report = {{"input", check.input}, {"output_shape", ShapeToString(split.shape())}, {"first_run_ms", split_ms},
+            {"max_rel_error_vs_single_device", vs_single}, {"tolerance", check.tolerance},
+            {"events", exec->events()}};
+  text += StrCat("split run on ", check.input, ": output ", split.DebugString(),
+                 ", max|a-b|/max|b| vs the whole model on the local CPU = ", vs_single, "\n");
+  Status verdict;
+  if (!(vs_single <= check.tolerance))
+    verdict = Internal("the split output differs from the single-device run: max|a-b|/max|b| = ", vs_single,
+                       " > tolerance ", check.tolerance);
+  if (!check.expect.empty()) {
+    TUTTI_ASSIGN_OR_RETURN(Tensor ref, ReadTensorFile(check.expect));
+    const double vs_ref = RelativePeakError(split, ref);
+    report["expect"] = check.expect;
+    report["max_rel_error_vs_expect"] = vs_ref;
+    text += StrCat("  vs ", check.expect, ": max|a-b|/max|b| = ", vs_ref, "\n");
+    if (!(vs_ref <= check.tolerance) && verdict.ok())
+      verdict = InvalidArgument("the split output differs from ", check.expect, ": max|a-b|/max|b| = ", vs_ref,
+                                " > tolerance ", check.tolerance);
+  }
+  if (!check.output.empty()) TUTTI_RETURN_IF_ERROR(WriteNpy(check.output, split));
+  report["ok"] = verdict.ok();
+  return verdict;
+}
+
 Result<Graph> SpecializedModel(const std::string& path, int64_t batch) {
   TUTTI_ASSIGN_OR_RETURN(Graph graph, LoadModelGraph(path));
   if (graph.inputs().size() != 1) return InvalidArgument(path, ": a spatial split needs a model with one input");
@@ -92,6 +154,18 @@ int RunPlanSpatial(Args& args) {
   if (search != "optimizer" && search != "full" && search != "both")
     return fail(InvalidArgument("--search expects optimizer, full or both, got '", search, "'"));
   std::string tables_path = args.GetOr("tables", "");
+  SplitCheck check;
+  check.input = args.GetOr("input", "");
+  check.expect = args.GetOr("expect", "");
+  check.output = args.GetOr("output", "");
+  if (auto t = args.Get("tolerance")) {
+    char* end = nullptr;
+    check.tolerance = std::strtod(t->c_str(), &end);
+    if (t->empty() || *end != '\0' || !(check.tolerance >= 0))
+      return fail(InvalidArgument("--tolerance expects a non-negative number, got '", *t, "'"));
+  }
+  if (check.input.empty() && (!check.expect.empty() || !check.output.empty()))
+    return fail(InvalidArgument("--expect and --output need --input FILE (or --input random)"));
   const bool json = args.Has("json");
   if (Status s = args.CheckAllUsed(); !s.ok()) return fail(s);
 
@@ -140,12 +214,14 @@ int RunPlanSpatial(Args& args) {
   out["units"] = units->size();
   out["profile_s"] = tables->profile_s;
   std::string text;
+  spatial::SpatialPlan chosen;
   if (search != "full") {
     auto opt = spatial::OptimizePlan(predictor, measure_plan);
     if (!opt.ok()) return fail(opt.status());
     out["optimizer"] = PlanJson(opt->plan);
     out["optimizer"]["search_s"] = tables->profile_s + opt->search_s;
     out["optimizer"]["wild_card_kept"] = opt->wild_card_kept;
+    chosen = opt->plan;
     text += spatial::DescribePlan(opt->plan, *units, names) + opt->log;
     if (m > 0) {
       auto us = measure_plan(opt->plan);
@@ -182,6 +258,7 @@ int RunPlanSpatial(Args& args) {
     out["full"] = PlanJson(full->plan);
     out["full"]["search_s"] = full->search_s;
     out["full"]["measurements"] = full->measurements;
+    if (search == "full") chosen = full->plan;
     text += "full search:\n" + spatial::DescribePlan(full->plan, *units, names) +
             StrCat("full search took ", full->search_s, " s\n");
     if (m > 0) {
@@ -189,9 +266,17 @@ int RunPlanSpatial(Args& args) {
       if (us.ok()) out["full"]["measured_ms"] = *us / 1000;
     }
   }
+  Status verdict;
+  if (!check.input.empty()) {
+    nlohmann::json report;
+    verdict = CheckSplitRun(*g, *devices, chosen, **local, check, report, text);
+    if (!report.is_null()) out["check"] = report;
+    else if (!verdict.ok()) return fail(verdict);
+  }
   if (json) std::printf("%s\n", out.dump(1).c_str());
   else std::printf("%s", text.c_str());
-  return 0;
+  std::fflush(stdout);
+  return verdict.ok() ? 0 : fail(verdict);
 }
 
 namespace {
@@ -205,6 +290,11 @@ TUTTI_REGISTER_COMMAND(
     "  --iters N           runs per profiled layer (default 3)\n"
     "  --search S          optimizer (default), full (measure every candidate group) or both\n"
     "  --measure N         also run the plan, the fastest single device and the layer-by-layer split N times\n"
+    "  --input FILE|random run the chosen plan on this input (.npy/.pb) and compare its output with the\n"
+    "                      whole model on the local CPU; fails above --tolerance\n"
+    "  --expect FILE       also compare the split output with this reference (e.g. PyTorch's output)\n"
+    "  --output FILE       write the split output (.npy)\n"
+    "  --tolerance T       max |a-b|/max|b| allowed (default 1e-4)\n"
     "  --json              machine-readable output",
     RunPlanSpatial);
 }  // namespace

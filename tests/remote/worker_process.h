@@ -42,7 +42,7 @@ class WorkerProcess {
     posix_spawn_file_actions_addopen(&fa, 2, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
-    for (int i = 0; i < 200 && pid_ > 0; ++i) {  // up to 10 s on a loaded 2-core machine
+    for (int i = 0; i < 1200 && pid_ > 0; ++i) {  // up to 60 s: a TSan build on a loaded 2-core machine
       std::ifstream f(port_file);
       if (f >> port_ && port_ > 0) break;
       int status;

@@ -228,7 +228,7 @@ TEST(RemoteWorkerTest, UnreachableWorkerFailsWithinTheConnectTimeout) {
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
-  EXPECT_LT(ms, 3000);
+  EXPECT_LT(ms, 15000);  // bounded (the connect timeout plus slack for a heavily loaded machine)
   EXPECT_FALSE(remote::ConnectWorker("no-port-here", o).ok());
 }
 
@@ -253,7 +253,7 @@ TEST(RemoteWorkerTest, KilledOrFrozenWorkerIsNoticedWithinTheDeadline) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_FALSE(s.ok());
     EXPECT_TRUE(s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded) << s.ToString();
-    EXPECT_LT(ms, 3000);
+    EXPECT_LT(ms, o.run_timeout_ms + 15000);  // bounded; slack for a heavily loaded machine
   }
   {
     WorkerProcess w;
@@ -267,7 +267,8 @@ TEST(RemoteWorkerTest, KilledOrFrozenWorkerIsNoticedWithinTheDeadline) {
     Status s = (*client)->Run(part->id, {&x, 1}, out);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.ToString();
-    EXPECT_LT(ms, 4000);
+    EXPECT_GE(ms, o.run_timeout_ms * 0.9);  // it waited for the deadline, not less
+    EXPECT_LT(ms, o.run_timeout_ms + 15000);
     w.Signal(SIGCONT);
     EXPECT_TRUE((*client)->Health().ok());  // and it recovers once it answers again
   }
