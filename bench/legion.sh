@@ -49,7 +49,10 @@ for n in $devices; do
     search=optimizer
     [[ " $full " == *" $m:$n "* ]] && search=both
     echo "legion.sh: $m on $n devices ($search)" >&2
+    # --input/--expect: every benchmarked plan is also checked against the single-device run and
+    # PyTorch's output.
     if ! "$BIN" plan-spatial "$model" --processors "$procs" --search "$search" --measure "$reps" --iters "$iters" \
+         --input "$DATA/models/$m.input.npy" --expect "$DATA/models/$m.output.npy" \
          --tables "$out/$m-$n.tables.json" --json > "$out/$m-$n.json" 2> "$out/$m-$n.err"; then
       echo "legion.sh: $m on $n devices failed: $(tail -1 "$out/$m-$n.err")" >&2
     fi
@@ -71,7 +74,7 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     try: j = json.load(open(f))
     except Exception:
         err = open(f[:-5] + ".err").read().strip().splitlines()
-        rows.append(f"| {m} | {n} | failed: {err[-1] if err else '?'} | | | | |"); continue
+        rows.append(f"| {m} | {n} | failed: {err[-1] if err else '?'} | | | | | |"); continue
     o = j.get("optimizer", {})
     single = j.get("single", {}).get("measured_ms")
     lbl = j.get("layer_by_layer", {}).get("measured_ms")
@@ -79,8 +82,11 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     fmt = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "–"
     ratio = lambda a, b: f"{a / b:.2f}×" if a and b else "–"
     groups = len(o.get("groups", []))
+    chk = j.get("check", {})
+    err = chk.get("max_rel_error_vs_single_device")
+    check = f"{err:.1e}" if isinstance(err, (int, float)) else "–"
     rows.append(f"| {m} | {n} | {fmt(single)} ({j.get('single', {}).get('device', '?').split(':')[1] if ':' in j.get('single', {}).get('device', '') else j.get('single', {}).get('device', '?')}) "
-                f"| {fmt(lbl)} | {fmt(opt)} ({groups} groups) | {ratio(single, opt)} | {ratio(lbl, opt)} |")
+                f"| {fmt(lbl)} | {fmt(opt)} ({groups} groups) | {ratio(single, opt)} | {ratio(lbl, opt)} | {check} |")
     if "full" in j:
         fs = j["full"]
         search_rows.append(f"| {m} | {n} | {o.get('search_s', 0):.1f} | {fs.get('search_s', 0):.1f} | "
@@ -92,8 +98,8 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
 text = [f"Run: {machine}.", "", f"Script: `bench/legion.sh`. Devices: `scripts/testbed.sh` network namespaces, veth + tc tbf at {rate} each "
         "way, workers pinned to unequal core sets; the coordinator is the host. Latency medians of "
         f"{reps} runs (ms, batch 1). Speed-up = fastest single device ÷ split (≥ 1 is better).", "",
-        "| model | devices | fastest single device | layer-by-layer split | optimizer plan | speed-up vs single | vs layer-by-layer |",
-        "|---|---|---|---|---|---|---|"] + rows
+        "| model | devices | fastest single device | layer-by-layer split | optimizer plan | speed-up vs single | vs layer-by-layer | split output vs single device (max rel err) |",
+        "|---|---|---|---|---|---|---|---|"] + rows
 if search_rows:
     text += ["", "Search cost (s; optimizer = profiling + search + wild-card measurement):", "",
              "| model | devices | optimizer | full search | full ÷ optimizer | optimizer plan (ms) | full-search plan (ms) | optimizer ÷ full plan |",

@@ -126,7 +126,8 @@ up() {
       # what the worker returns.
       tc qdisc add dev "$host" root tbf rate "$rate" burst 64kb latency 100ms
       ip netns exec "$ns" tc qdisc add dev "$peer" root tbf rate "$rate" burst 64kb latency 100ms
-      ip netns exec "$ns" "${capped[@]}" taskset -c "$cores" "$BIN" worker --listen "$addr:$PORT" --threads "$threads" \
+      # The cgroup is joined before `ip netns exec`, which mounts its own /sys.
+      "${capped[@]}" ip netns exec "$ns" taskset -c "$cores" "$BIN" worker --listen "$addr:$PORT" --threads "$threads" \
         --cores "$cores" --name "dev$i" --port-file "$STATE/dev$i.port" "${tok[@]}" \
         >"$STATE/dev$i.log" 2>&1 &
       procs+="${procs:+,}remote:$addr:$PORT"

@@ -6,7 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "backends/remote/remote_backend.h"
+#include "engine/engine.h"
 #include "remote/client.h"
 #include "remote/worker.h"
 #include "support/test_support.h"
@@ -296,6 +299,52 @@ TEST(RemoteWorkerTest, RemoteBackendThroughTheRegistry) {
   for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(keep.data<float>()[i], std::max(0.f, x.data<float>()[i]));
 
   EXPECT_FALSE(CreateBackend("remote:nonsense").ok());
+}
+
+// Issue 7: "a remote device is a processor like any other in the engine config". A config naming
+// a worker next to the local CPU registers a model, places it on the worker (fixed scheduler) and
+// returns what the local CPU computes.
+TEST(RemoteWorkerTest, RemoteProcessorInAnEngineConfig) {
+  REQUIRE_REMOTE();
+  WorkerProcess w({"--threads", "1"});
+  ASSERT_TRUE(w.started()) << w.log();
+  auto config = EngineConfigFromJson(nlohmann::json::parse(R"({
+      "processors": [{"name": "cpu", "device": "cpu"}, {"name": "board", "device": "remote:)" + w.target() + R"("}],
+      "scheduler": {"name": "fixed", "fixed": {"relu": "board"}},
+      "profile": {"offline": false}})"));
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto engine = Engine::Create(*config);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  EXPECT_EQ((*engine)->processors()[1]->spec().MemoryDomain(), "remote:" + w.target());  // transfers are counted
+  Graph g = ReluGraph({1, 3, 6, 5});
+  auto m = (*engine)->RegisterModel(g, "relu");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  Tensor x = testing::RandomTensor({1, 3, 6, 5}, 11);
+  auto r = (*engine)->Submit(*m, {x}).get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->tensors.size(), 1u);
+  for (int64_t i = 0; i < x.num_elements(); ++i)
+    ASSERT_EQ(r->tensors[0].data<float>()[i], std::max(0.f, x.data<float>()[i])) << i;
+  EngineStats stats = (*engine)->stats();
+  ASSERT_EQ(stats.processors.size(), 2u);
+  EXPECT_EQ(stats.processors[1].stages, 1u) << "the request ran on the worker";
+  auto health = remote::ConnectWorker(w.target(), WithToken(""));
+  ASSERT_TRUE(health.ok());
+  auto h = (*health)->Health();
+  ASSERT_TRUE(h.ok());
+  EXPECT_GE(h->runs_served, 1);
+  EXPECT_TRUE((*engine)->Shutdown().ok());
+
+  // An unreachable worker in a config is a clear error naming the processor.
+  auto dead = EngineConfigFromJson(nlohmann::json::parse(
+      R"({"processors": [{"name": "gone", "device": "remote:127.0.0.1:)" +
+      std::to_string(testing::UnusedLoopbackPort()) + R"("}]})"));
+  ASSERT_TRUE(dead.ok());
+  setenv("TUTTI_REMOTE_CONNECT_TIMEOUT_MS", "500", 1);
+  auto none = Engine::Create(*dead);
+  unsetenv("TUTTI_REMOTE_CONNECT_TIMEOUT_MS");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("gone"), std::string::npos) << none.status().ToString();
 }
 
 TEST(RemoteWorkerTest, WorkerRejectsBadFlagsWithOneLine) {
