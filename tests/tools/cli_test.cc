@@ -134,6 +134,34 @@ TEST_F(CliTest, UnknownOperatorNamesNodeAndOp) {
   ExpectOneLineError({"bench", m}, {"Frobnicate", "frob1"});
 }
 
+// Files that parse as ONNX but are not valid models: each refusal names what is wrong.
+TEST_F(CliTest, InvalidModelsNameTheProblem) {
+  onnx::ModelProto future = ReluModel();
+  future.mutable_opset_import(0)->set_version(99);
+  std::string opset = Write("opset99.onnx", future.SerializeAsString());
+  onnx::ModelProto dangling = ReluModel();
+  dangling.mutable_graph()->mutable_node(0)->set_input(0, "nowhere");
+  std::string unproduced = Write("dangling.onnx", dangling.SerializeAsString());
+  onnx::ModelProto cyclic = ReluModel();  // y = Relu(z), z = Relu(y)
+  cyclic.mutable_graph()->mutable_node(0)->set_input(0, "z");
+  auto* back = cyclic.mutable_graph()->add_node();
+  back->set_op_type("Relu");
+  back->set_name("relu2");
+  back->add_input("y");
+  back->add_output("z");
+  std::string cycle = Write("cycle.onnx", cyclic.SerializeAsString());
+  onnx::ModelProto no_graph = ReluModel();
+  no_graph.clear_graph();
+  std::string graphless = Write("graphless.onnx", no_graph.SerializeAsString());
+  for (const char* cmd : {"info", "run"}) {
+    SCOPED_TRACE(cmd);
+    ExpectOneLineError({cmd, opset}, {"opset 99"});
+    ExpectOneLineError({cmd, unproduced}, {"relu1", "nowhere"});
+    ExpectOneLineError({cmd, cycle}, {"cycle"});
+    ExpectOneLineError({cmd, graphless}, {"graphless.onnx", "graph"});
+  }
+}
+
 TEST_F(CliTest, MissingExternalDataNamesTheFile) {
   std::string m = Write("ext.onnx", MissingExternalDataModel().SerializeAsString());
   for (const char* cmd : {"info", "run"}) ExpectOneLineError({cmd, m}, {"weights_that_are_missing.bin"});
