@@ -23,12 +23,30 @@ enum class Precision { kFp32, kTf32, kFp16 };
 const char* PrecisionName(Precision p);
 Result<Precision> ParsePrecision(const std::string& s);  // "fp32" | "tf32" | "fp16"
 
+// How the CPU backend spreads a convolution / Gemm / MatMul over its cores (AsyMo, seed 001; see
+// backends/cpu/asymmetric/block_partition.h). kAsymmetric: cost-model blocks, split across clusters
+// by measured speed, shortest-queue placement, stealing. kEqual: the same block kernels cut into one
+// equal piece per core, statically placed (what OpenMP's static schedule does). kBlocksOnly /
+// kScheduleOnly: the two halves of kAsymmetric alone, for the benchmark's breakdown. kOneDnn:
+// oneDNN's own OpenMP threading of the whole operator. kAuto: kAsymmetric when the cores differ
+// (declared kinds or measured speeds), else kOneDnn.
+enum class CpuPartition { kAuto, kAsymmetric, kEqual, kBlocksOnly, kScheduleOnly, kOneDnn };
+const char* CpuPartitionName(CpuPartition p);
+// "auto" | "asymmetric" | "equal" | "blocks-only" | "schedule-only" | "onednn"
+Result<CpuPartition> ParseCpuPartition(const std::string& s);
+
 struct CompileOptions {
   int threads = 0;                // CPU threads; 0 = one per available core
   std::vector<int> cpu_cores;     // pin worker threads to these cores (empty = no pinning)
   Precision precision = Precision::kFp32;
   bool enable_fusion = true;      // backend-internal fusions (bias/activation/sum into conv)
   bool use_cuda_graph = true;     // capture fixed-shape runs (GPU backends)
+  CpuPartition cpu_partition = CpuPartition::kAuto;
+  // AsyMo's energy-first mode (seed 001 §5): each Conv/Gemm/MatMul runs at a CPU frequency chosen
+  // from its data reuse, set through Linux cpufreq under cpufreq_root (tests use a fake tree).
+  // Where frequencies cannot be set, the backend says so once and runs latency-first.
+  bool cpu_energy_first = false;
+  std::string cpufreq_root = "/sys/devices/system/cpu";
 };
 
 struct ExecutableStats {

@@ -22,6 +22,26 @@ Result<Precision> ParsePrecision(const std::string& s) {
 }
 
 namespace {
+constexpr std::pair<CpuPartition, const char*> kCpuPartitionNames[] = {
+    {CpuPartition::kAuto, "auto"},           {CpuPartition::kAsymmetric, "asymmetric"},
+    {CpuPartition::kEqual, "equal"},         {CpuPartition::kBlocksOnly, "blocks-only"},
+    {CpuPartition::kScheduleOnly, "schedule-only"}, {CpuPartition::kOneDnn, "onednn"}};
+}  // namespace
+
+const char* CpuPartitionName(CpuPartition p) {
+  for (const auto& [v, name] : kCpuPartitionNames)
+    if (v == p) return name;
+  return "?";
+}
+
+Result<CpuPartition> ParseCpuPartition(const std::string& s) {
+  for (const auto& [v, name] : kCpuPartitionNames)
+    if (s == name) return v;
+  return InvalidArgument("unknown CPU partition '", s,
+                         "' (expected auto, asymmetric, equal, blocks-only, schedule-only or onednn)");
+}
+
+namespace {
 std::mutex& RegistryMutex() {
   static std::mutex m;
   return m;

@@ -141,6 +141,10 @@ TUTTI_REGISTER_COMMAND("bench", "time a model: latency median/p90/p99/min/mean, 
                        "  --device D            cpu (default), cuda, cuda:N\n"
                        "  --threads N           CPU threads (default: all cores)\n"
                        "  --precision P         fp32 (default), tf32, fp16\n"
+                       "  --cpu-partition M     how Conv/Gemm/MatMul share the CPU cores: auto (default:\n"
+                       "                        asymmetric when the cores differ), asymmetric, equal,\n"
+                       "                        blocks-only, schedule-only, onednn\n"
+                       "  --energy-first        per-operator CPU frequency from data reuse (Linux cpufreq)\n"
                        "  --no-optimize         skip graph optimisations\n"
                        "  --quiet               no progress lines on stderr\n"
                        "  --json                print the results as JSON (schema in docs/cli.md)",

@@ -66,6 +66,12 @@ Result<SessionOptions> ParseSessionOptions(Args& args) {
     if (!precision.ok()) return precision.status().WithContext("--precision");
     o.compile.precision = *precision;
   }
+  if (auto p = args.Get("cpu-partition")) {
+    auto partition = ParseCpuPartition(*p);
+    if (!partition.ok()) return partition.status().WithContext("--cpu-partition");
+    o.compile.cpu_partition = *partition;
+  }
+  o.compile.cpu_energy_first = args.Has("energy-first");
   o.optimize = !args.Has("no-optimize");
   return o;
 }

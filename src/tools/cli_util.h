@@ -22,7 +22,7 @@ namespace tutti::cli {
 // JSON output keeps keys in the order written ("model" first), which reads better than sorted.
 using Json = nlohmann::ordered_json;
 
-// --device, --threads, --precision, --no-optimize.
+// --device, --threads, --precision, --cpu-partition, --energy-first, --no-optimize.
 Result<SessionOptions> ParseSessionOptions(Args& args);
 
 // The MODEL positional argument (exactly one).

@@ -142,6 +142,10 @@ TUTTI_REGISTER_COMMAND("run", "run a model once: inputs from .npy/.pb or random,
                        "  --device D            cpu (default), cuda, cuda:N\n"
                        "  --threads N           CPU threads (default: all cores)\n"
                        "  --precision P         fp32 (default), tf32, fp16\n"
+                       "  --cpu-partition M     how Conv/Gemm/MatMul share the CPU cores: auto (default:\n"
+                       "                        asymmetric when the cores differ), asymmetric, equal,\n"
+                       "                        blocks-only, schedule-only, onednn\n"
+                       "  --energy-first        per-operator CPU frequency from data reuse (Linux cpufreq)\n"
                        "  --no-optimize         skip graph optimisations\n"
                        "  --json                print the summary as JSON (see docs/cli.md)",
                        &RunBody);

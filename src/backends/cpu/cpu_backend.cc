@@ -5,6 +5,9 @@
 #include <cstring>
 #include <thread>
 
+#include "backends/cpu/asymmetric/core_pool_registry.h"
+#include "backends/cpu/asymmetric/cpu_frequency.h"
+#include "backends/cpu/asymmetric/topology.h"
 #include "backends/cpu/fusion.h"
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/memory_plan.h"
@@ -17,6 +20,7 @@ struct Step {
   std::unique_ptr<CpuKernel> kernel;
   std::vector<ValueId> inputs, outputs;
   std::string label;
+  int64_t freq_khz = -1;  // energy-first mode: the CPU frequency this step runs at (-1: unchanged)
 };
 
 // Runs a compiled graph node by node in topological order. Intermediates live in one arena planned
@@ -26,8 +30,11 @@ struct Step {
 class CpuExecutable final : public Executable {
  public:
   CpuExecutable(Graph graph, std::vector<Step> steps, int threads, std::vector<Tensor> planned,
-                std::shared_ptr<void> arena, ExecutableStats stats)
-      : graph_(std::move(graph)),
+                std::shared_ptr<void> arena, ExecutableStats stats, std::shared_ptr<asymmetric::CorePool> pool,
+                std::unique_ptr<asymmetric::CpuFrequencyController> freq)
+      : pool_(std::move(pool)),
+        freq_(std::move(freq)),
+        graph_(std::move(graph)),
         steps_(std::move(steps)),
         threads_(threads),
         planned_(std::move(planned)),
@@ -48,9 +55,17 @@ class CpuExecutable final : public Executable {
     }
     outputs.resize(graph_.outputs().size());
     caller_outputs_ = &outputs;
-    omp_set_num_threads(threads_);
+    // With a core pool the heavy operators' blocks run on its pinned workers; the light operators
+    // between them run on this thread alone, so no OpenMP team spins on the workers' cores.
+    omp_set_num_threads(pool_ ? 1 : threads_);
     Status st = Status::Ok();
     for (Step& s : steps_) {
+      if (freq_ && s.freq_khz > 0) {
+        if (Status f = freq_->Apply(s.freq_khz); !f.ok()) {  // lost the right mid-way: latency-first
+          asymmetric::WarnEnergyModeUnavailableOnce(f.message());
+          freq_.reset();
+        }
+      }
       Context ctx(*this, s);
       st = s.kernel->Run(ctx);
       if (!st.ok()) {
@@ -144,6 +159,8 @@ class CpuExecutable final : public Executable {
     return Status::Ok();
   }
 
+  std::shared_ptr<asymmetric::CorePool> pool_;  // the heavy kernels' blocks run here (may be null)
+  std::unique_ptr<asymmetric::CpuFrequencyController> freq_;  // energy-first mode only
   Graph graph_;
   std::vector<Step> steps_;
   int threads_;
@@ -180,6 +197,41 @@ std::vector<bool> BlockableValues(const Graph& g, const std::vector<NodeId>& ord
   return ok;
 }
 
+// The cores the executable's pool is pinned to: the ones asked for, else the first `threads` this
+// process may use.
+std::vector<int> PoolCores(const CompileOptions& options, int threads) {
+  if (!options.cpu_cores.empty()) return options.cpu_cores;
+  std::vector<int> cores = asymmetric::AllowedCores();
+  if (static_cast<int>(cores.size()) > threads) cores.resize(static_cast<size_t>(threads));
+  return cores;
+}
+
+// Resolves CompileOptions::cpu_partition (kAuto: asymmetric when the cores differ) and, unless the
+// answer is kOneDnn, the pool the heavy kernels' blocks run on. An explicit mode that cannot have a
+// pool (a core that cannot be pinned) is an error; kAuto falls back to oneDNN's threading.
+Result<CpuPartition> ChoosePartition(const Graph& graph, const std::vector<NodeId>& order, const CompileOptions& options,
+                                     int threads, std::shared_ptr<asymmetric::CorePool>& pool) {
+  CpuPartition mode = options.cpu_partition;
+  if (mode == CpuPartition::kOneDnn) return mode;
+  const std::vector<int> cores = PoolCores(options, threads);
+  if (mode == CpuPartition::kAuto) {
+    bool heavy = false;
+    for (NodeId id : order) {
+      const Node& n = graph.node(id);
+      heavy = heavy || (n.domain.empty() && (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul"));
+    }
+    if (!heavy || cores.size() < 2) return CpuPartition::kOneDnn;
+  }
+  auto made = asymmetric::SharedCorePool(cores);
+  if (!made.ok()) {
+    if (mode == CpuPartition::kAuto) return CpuPartition::kOneDnn;
+    return made.status().WithContext(std::string("cpu partition ") + CpuPartitionName(mode));
+  }
+  if (mode == CpuPartition::kAuto && !asymmetric::CoresDiffer(**made)) return CpuPartition::kOneDnn;
+  pool = *made;
+  return mode == CpuPartition::kAuto ? CpuPartition::kAsymmetric : mode;
+}
+
 }  // namespace
 
 std::string CpuBackend::UnsupportedReason(const Graph& graph, const Node& node) const {
@@ -207,6 +259,17 @@ Result<std::unique_ptr<Executable>> CpuBackend::Compile(const Graph& input_graph
   // oneDNN picks implementations for the thread count it sees while creating primitives.
   omp_set_num_threads(threads);
 
+  std::shared_ptr<asymmetric::CorePool> pool;
+  TUTTI_ASSIGN_OR_RETURN(const CpuPartition partition, ChoosePartition(graph, order, options, threads, pool));
+  std::unique_ptr<asymmetric::CpuFrequencyController> freq;
+  if (options.cpu_energy_first) {
+    freq = asymmetric::CpuFrequencyController::Open(options.cpufreq_root, PoolCores(options, threads));
+    if (!freq->can_set()) {
+      asymmetric::WarnEnergyModeUnavailableOnce(freq->reason());
+      freq.reset();
+    }
+  }
+
   std::vector<bool> aware(graph.node_count(), false);
   for (NodeId id : order) {
     const Node& n = graph.node(id);
@@ -224,7 +287,7 @@ Result<std::unique_ptr<Executable>> CpuBackend::Compile(const Graph& input_graph
   ExecutableStats stats;
   for (NodeId id : order) {
     const Node& n = graph.node(id);
-    KernelBuildInfo info{graph, n, threads};
+    KernelBuildInfo info{graph, n, threads, pool.get(), partition};
     std::unique_ptr<CpuKernel> kernel;
     int inplace = -1;
     if (aware[static_cast<size_t>(id)]) {
@@ -250,6 +313,10 @@ Result<std::unique_ptr<Executable>> CpuBackend::Compile(const Graph& input_graph
     if (inplace < 0 && kernel->output0_may_alias_input0()) inplace = 0;
     inplace_input.push_back(inplace);
     steps.push_back({std::move(kernel), n.inputs, n.outputs, NodeLabel(n)});
+    if (freq) {
+      const double reuse = asymmetric::OperatorDataReuse(graph, n);
+      if (reuse >= 0) steps.back().freq_khz = freq->FrequencyFor(reuse);
+    }
   }
 
   // Lifetimes, then buffers: a value an in-place step overwrites shares its input's buffer.
@@ -310,8 +377,8 @@ Result<std::unique_ptr<Executable>> CpuBackend::Compile(const Graph& input_graph
   stats.arena_bytes = plan.arena_bytes;
   for (size_t v = 0; v < nv; ++v)
     if (graph.value(static_cast<ValueId>(v)).is_constant()) stats.weight_bytes += graph.value(static_cast<ValueId>(v)).constant.nbytes();
-  return std::unique_ptr<Executable>(
-      new CpuExecutable(std::move(graph), std::move(steps), threads, std::move(planned), std::move(arena), stats));
+  return std::unique_ptr<Executable>(new CpuExecutable(std::move(graph), std::move(steps), threads, std::move(planned),
+                                                       std::move(arena), stats, std::move(pool), std::move(freq)));
 }
 
 namespace {

@@ -11,16 +11,25 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "graph/graph.h"
 
 namespace tutti::cpu {
 
+namespace asymmetric {
+class CorePool;
+}
+
 struct KernelBuildInfo {
   const Graph& graph;
   const Node& node;
   int threads;  // threads this executable may use (OpenMP inside oneDNN and our loops)
+  // Set when the heavy kernels (Conv, Gemm, MatMul) cut their work into blocks for the pinned core
+  // pool (asymmetric/block_partition.h) instead of threading it with OpenMP.
+  asymmetric::CorePool* pool = nullptr;
+  CpuPartition partition = CpuPartition::kOneDnn;
   // Shorthands over graph/node. Input i may be absent (optional input omitted).
   const Value* input(size_t i) const {
     return node.HasInput(i) ? &graph.value(node.inputs[i]) : nullptr;

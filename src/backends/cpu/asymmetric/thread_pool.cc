@@ -125,6 +125,7 @@ size_t CorePool::ShortestQueue(int cluster, double flops) {
 void CorePool::Run(const std::vector<PhaseTask>& tasks, const std::function<void(size_t, size_t)>& fn,
                    const PhaseOptions& options) {
   if (tasks.empty()) return;
+  phases_.fetch_add(1, std::memory_order_relaxed);
   Phase ph;
   ph.fn = &fn;
   ph.tasks = &tasks;

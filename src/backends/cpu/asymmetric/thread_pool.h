@@ -62,6 +62,7 @@ class CorePool {
 
   // Counters for tests and reports.
   uint64_t steals() const { return steals_.load(std::memory_order_relaxed); }
+  uint64_t phases() const { return phases_.load(std::memory_order_relaxed); }  // Run calls with tasks
   size_t queued(size_t worker) const;  // tasks waiting in that worker's queue
 
  private:
@@ -90,6 +91,7 @@ class CorePool {
   CoreSpeeds speeds_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<uint64_t> steals_{0};
+  std::atomic<uint64_t> phases_{0};
   // Sleeping: workers wait on wake_ when every queue looks empty; pushers bump it.
   std::atomic<uint32_t> wake_{0};
   std::atomic<bool> stop_{false};

@@ -3,6 +3,7 @@
 // into the layout the primitive prefers; activations stay blocked when the executable allows.
 #include <cstring>
 
+#include "backends/cpu/ops/conv_blocks.h"
 #include "backends/cpu/ops/onednn_util.h"
 #include "backends/cpu/ops/window_geometry.h"
 
@@ -37,6 +38,12 @@ class ConvKernel final : public LayoutAwareKernel {
         return InvalidArgument("fused sum input must have the output's shape ", ShapeToString(out_shape_));
       sum_.ConvertInto(s->raw_data(), dst);
     }
+    if (blocks_) {  // cut into blocks on the pinned core pool (asymmetric/block_partition.h)
+      TUTTI_RETURN_IF_ERROR(blocks_->Run(src, dst, bias));
+      return DnnlTry("convolution", [&] {
+        if (dst_.needed()) dst_.ConvertInto(dst, y->raw_data());
+      });
+    }
     std::unordered_map<int, memory> args = {
         {DNNL_ARG_SRC, memory(pd_src_, DnnlEngine(), src)},
         {DNNL_ARG_WEIGHTS, memory(pd_wei_, DnnlEngine(), wei)},
@@ -67,6 +74,7 @@ class ConvKernel final : public LayoutAwareKernel {
   bool has_bias_ = false;
   int sum_input_ = -1;
   Shape out_shape_;
+  std::unique_ptr<ConvBlocks> blocks_;
 };
 
 Result<std::unique_ptr<LayoutAwareKernel>> ConvKernel::Make(const KernelBuildInfo& info, const LayoutRequest& req,
@@ -142,10 +150,12 @@ Result<std::unique_ptr<LayoutAwareKernel>> ConvKernel::Make(const KernelBuildInf
   const memory::desc in_md = req.input(0) ? *req.input(0) : PlainDesc(x);
   const memory::desc out_plain = PlainDesc(k->out_shape_);
 
+  dnnl::post_ops conv_ops;
   Status st = DnnlTry("creating the convolution", [&] {
     dnnl::post_ops ops;
     if (k->sum_input_ >= 0) ops.append_sum(1.f);
     AppendActivation(act, ops);
+    conv_ops = ops;
     dnnl::primitive_attr attr = MakeAttr(ops);
     const memory::desc bias = k->has_bias_ ? k->bias_md_ : memory::desc();
     memory::desc wmd;
@@ -194,6 +204,15 @@ Result<std::unique_ptr<LayoutAwareKernel>> ConvKernel::Make(const KernelBuildInf
     k->bias_ = AlignedBuffer(b->nbytes());
     std::memcpy(k->bias_.get(), b->raw_data(), b->nbytes());
     k->weight_bytes_ += b->nbytes();
+  }
+  if (info.pool && !transposed && k->weights_) {
+    ConvBlockSetup cut{x, k->out_shape_, groups, kernel, strides, dil, pl, pr, k->pd_src_, k->pd_dst_,
+                       info.constant_input(1)->data<float>(), k->has_bias_, conv_ops};
+    TUTTI_ASSIGN_OR_RETURN(k->blocks_, ConvBlocks::Make(cut, *info.pool, info.partition));
+    if (k->blocks_) {  // the blocks hold the weights now
+      k->weight_bytes_ += k->blocks_->weight_bytes() - k->pd_wei_.get_size();
+      k->weights_.reset();
+    }
   }
   return std::unique_ptr<LayoutAwareKernel>(std::move(k));
 }

@@ -6,6 +6,7 @@
 // Gemm's alpha folded into it and a constant beta*C folded into the bias.
 #include <cstring>
 
+#include "backends/cpu/ops/matmul_blocks.h"
 #include "backends/cpu/ops/onednn_util.h"
 
 namespace tutti::cpu {
@@ -32,6 +33,7 @@ class MatMulKernel final : public LayoutAwareKernel {
       for (int64_t i = 0; i < y->num_elements(); ++i) y->data<float>()[i] = ApplyActivation(act_, y->data<float>()[i]);
       return Status::Ok();
     }
+    if (blocks_) return blocks_->Run(a->raw_data(), y->data<float>());  // on the pinned core pool
     return DnnlTry("matmul", [&] {
       a_mem_.set_data_handle(const_cast<void*>(a->raw_data()));
       b_mem_.set_data_handle(weights_ ? weights_.get() : const_cast<void*>(b->raw_data()));
@@ -74,6 +76,7 @@ class MatMulKernel final : public LayoutAwareKernel {
   int64_t k_ = 0;
   FusedActivation act_;
   Shape out_shape_;
+  std::unique_ptr<MatMulBlocks> blocks_;
 };
 
 // Strides of a row-major [rows, cols] matrix read transposed (or not).
@@ -107,12 +110,18 @@ struct MatMulSetup {
   FusedActivation act;
 };
 
+// Throws dnnl::error (call inside DnnlTry).
+dnnl::post_ops PostOps(const MatMulSetup& s) {
+  dnnl::post_ops ops;
+  if (s.output_linear != 1.f) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, s.output_linear, 0.f);
+  if (s.sum) ops.append_sum(s.sum_scale);
+  AppendActivation(s.act, ops);
+  return ops;
+}
+
 Status Build(MatMulKernel& k, MatMulSetup& s) {
   return DnnlTry("creating the matmul", [&] {
-    dnnl::post_ops ops;
-    if (s.output_linear != 1.f) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, s.output_linear, 0.f);
-    if (s.sum) ops.append_sum(s.sum_scale);
-    AppendActivation(s.act, ops);
+    const dnnl::post_ops ops = PostOps(s);
     memory::desc b_md = s.b;
     const bool pack = s.b_const && s.b.data.ndims == 2;
     if (pack) b_md = memory::desc(s.b.dims(), memory::data_type::f32, memory::format_tag::any);
@@ -135,6 +144,32 @@ Status Build(MatMulKernel& k, MatMulSetup& s) {
       k.weight_bytes_ += s.bias_values.size() * sizeof(float);
     }
   });
+}
+
+// With a core pool: a 2-D product with constant B is cut into column blocks run on the pool
+// (matmul_blocks.h); the blocks then hold the packed B instead of the whole-matrix primitive.
+Status CutIntoBlocks(MatMulKernel& k, const MatMulSetup& s, const KernelBuildInfo& info, int64_t m, int64_t n,
+                     int64_t kk, bool b_transposed) {
+  if (!info.pool || !s.b_const || s.a.data.ndims != 2 || s.b.data.ndims != 2) return Status::Ok();
+  MatMulBlockSetup cut;
+  cut.m = m;
+  cut.n = n;
+  cut.k = kk;
+  cut.a = s.a;
+  cut.b = static_cast<const float*>(s.b_scaled.empty() ? s.b_const : s.b_scaled.data());
+  cut.b_transposed = b_transposed;
+  if (!s.bias.is_zero()) {
+    cut.bias = static_cast<const float*>(k.bias_.get());
+    cut.bias_rows = s.bias.dims()[0];
+    cut.bias_cols = s.bias.dims()[1];
+  }
+  TUTTI_RETURN_IF_ERROR(DnnlTry("matmul post-ops", [&] { cut.ops = PostOps(s); }));
+  TUTTI_ASSIGN_OR_RETURN(k.blocks_, MatMulBlocks::Make(cut, *info.pool, info.partition));
+  if (k.blocks_) {
+    k.weight_bytes_ = k.weight_bytes_ - k.pd_.weights_desc().get_size() + k.blocks_->weight_bytes();
+    k.weights_.reset();
+  }
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<LayoutAwareKernel>> MakeGemm(const KernelBuildInfo& info, const LayoutRequest&) {
@@ -191,7 +226,10 @@ Result<std::unique_ptr<LayoutAwareKernel>> MakeGemm(const KernelBuildInfo& info,
     kern->prefill_input_ = 3;
   }
   kern->sum_scale_ = s.sum_scale;
-  if (k > 0 && m > 0 && nn > 0) TUTTI_RETURN_IF_ERROR(Build(*kern, s));
+  if (k > 0 && m > 0 && nn > 0) {
+    TUTTI_RETURN_IF_ERROR(Build(*kern, s));
+    TUTTI_RETURN_IF_ERROR(CutIntoBlocks(*kern, s, info, m, nn, k, tb));
+  }
   return std::unique_ptr<LayoutAwareKernel>(std::move(kern));
 }
 
@@ -241,7 +279,10 @@ Result<std::unique_ptr<LayoutAwareKernel>> MakeMatMul(const KernelBuildInfo& inf
     s.sum = true;
     kern->prefill_input_ = 2;
   }
-  if (k > 0 && NumElements(out) > 0) TUTTI_RETURN_IF_ERROR(Build(*kern, s));
+  if (k > 0 && NumElements(out) > 0) {
+    TUTTI_RETURN_IF_ERROR(Build(*kern, s));
+    TUTTI_RETURN_IF_ERROR(CutIntoBlocks(*kern, s, info, m, nn, k, false));
+  }
   return std::unique_ptr<LayoutAwareKernel>(std::move(kern));
 }
 
