@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  auto args = tutti::cli::Args::Parse(argc - 2, argv + 2, {"json", "verbose", "quiet", "no-optimize", "help", "ops", "baselines", "energy-first"});
+  auto args = tutti::cli::Args::Parse(argc - 2, argv + 2, {"json", "verbose", "quiet", "no-optimize", "help", "ops", "baselines", "energy-first", "calibrate"});
   if (!args.ok()) return tutti::cli::ReportError(args.status());
   // Anything that escapes a command (std::filesystem, allocation) is still the one-line error every
   // failure must be, never std::terminate.

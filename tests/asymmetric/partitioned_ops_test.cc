@@ -101,8 +101,7 @@ TEST_P(ConvPartitionTest, EveryModeMatchesTheWholeOperator) {
     auto out = RunModel(m, mode, cores);
     ASSERT_TRUE(out.ok()) << CpuPartitionName(mode) << ": " << out.status().ToString();
     EXPECT_LE(testing::RelativePeakError((*out)[0], (*reference)[0]), kTolerance) << CpuPartitionName(mode);
-    // Only channel-major layouts are cut so far; oneDNN 2.6 on AVX-512 picks nhwc for these.
-    if (!p.expect_cut) EXPECT_EQ((*pool)->phases(), phases) << CpuPartitionName(mode) << " must not use the pool";
+    EXPECT_EQ((*pool)->phases() > phases, p.expect_cut) << CpuPartitionName(mode) << " ran on the pool";
     if (mode == CpuPartition::kEqual) equal = *out;
     else EXPECT_LE(testing::RelativePeakError((*out)[0], equal[0]), kTolerance) << CpuPartitionName(mode) << " vs equal";
   }

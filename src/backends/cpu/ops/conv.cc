@@ -207,7 +207,7 @@ Result<std::unique_ptr<LayoutAwareKernel>> ConvKernel::Make(const KernelBuildInf
   }
   if (info.pool && !transposed && k->weights_) {
     ConvBlockSetup cut{x, k->out_shape_, groups, kernel, strides, dil, pl, pr, k->pd_src_, k->pd_dst_,
-                       info.constant_input(1)->data<float>(), k->has_bias_, conv_ops};
+                       info.constant_input(1)->data<float>(), k->has_bias_, conv_ops, k->sum_input_ >= 0};
     TUTTI_ASSIGN_OR_RETURN(k->blocks_, ConvBlocks::Make(cut, *info.pool, info.partition));
     if (k->blocks_) {  // the blocks hold the weights now
       k->weight_bytes_ += k->blocks_->weight_bytes() - k->pd_wei_.get_size();
