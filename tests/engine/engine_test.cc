@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -253,12 +254,17 @@ TEST(Engine, SloAwareSchedulerDropsWhatCannotMeetItsDeadline) {
     ASSERT_TRUE(engine.ok());
     auto m = (*engine)->RegisterModel(ChainGraph({"SpinAdd:2000:1"}), "slow");
     ASSERT_TRUE(m.ok());
+    // The deadline is set from the engine's own estimate, not from the nominal 2 ms, so that a
+    // loaded machine (profiling slowed too) shifts both sides alike: the first requests are
+    // expected to finish in about one estimate, well inside ten; 200 requests over two processors
+    // queue about 100 estimates, so the last ones cannot make it.
+    double estimate_us = 0;
+    for (double e : (*engine)->WholeModelEstimatesUs(*m)) estimate_us = std::max(estimate_us, e);
+    ASSERT_GT(estimate_us, 0) << sched;
     std::vector<std::future<Result<Outputs>>> futures;
     RequestOptions o;
-    // 40 requests x 2 ms over two processors need 40 ms: the last ones cannot make 30 ms (with
-    // margin for a loaded machine either way).
-    o.slo_us = 30000;
-    for (int i = 0; i < 40; ++i) futures.push_back((*engine)->Submit(*m, {RandomTensor({1, 16}, i)}, o));
+    o.slo_us = static_cast<int64_t>(10 * estimate_us);
+    for (int i = 0; i < 200; ++i) futures.push_back((*engine)->Submit(*m, {RandomTensor({1, 16}, i)}, o));
     int dropped = 0, completed = 0;
     for (auto& f : futures) {
       auto r = f.get();
