@@ -437,7 +437,9 @@ Result<std::unique_ptr<Backend>> MakeCudaBackend(const std::string& device) {
     if (v < 0 || !end || *end != '\0') return InvalidArgument("bad CUDA device '", device, "' (use cuda or cuda:N)");
     index = static_cast<int>(v);
   }
-  TUTTI_ASSIGN_OR_RETURN(int count, DeviceCount());
+  Result<int> devices = DeviceCount();
+  if (!devices.ok()) return devices.status().WithContext(device);  // name what was asked for
+  const int count = *devices;
   if (index >= count)
     return NotFound("no CUDA device ", index, ": this machine has ", count, count == 1 ? " GPU" : " GPUs",
                     " (cuda:0", count > 1 ? StrCat("..cuda:", count - 1) : std::string(), ")");
