@@ -40,6 +40,7 @@ Result<TfIdfAttrs> ReadTfIdf(const Node& n) {
       return InvalidArgument("ngram_counts do not fit pool_int64s");
     for (int64_t p = begin; p < end; p += len, ++k) {
       if (k >= indexes.size()) return InvalidArgument("fewer ngram_indexes than n-grams in the pool");
+      if (indexes[k] < 0) return InvalidArgument("ngram_indexes[", k, "] is negative (", indexes[k], ")");
       a.ngrams[std::vector<int64_t>(pool.begin() + p, pool.begin() + p + len)] = indexes[k];
       a.width = std::max(a.width, indexes[k] + 1);
     }
