@@ -18,13 +18,7 @@ class PoolOp final : public CudaOp {
     const bool global = n.op_type.rfind("Global", 0) == 0;
     cpu::WindowGeometry g;
     if (global) {
-      const size_t r = xs.size() - 2;
-      g.kernel.assign(xs.begin() + 2, xs.end());
-      g.strides.assign(r, 1);
-      g.dilations.assign(r, 1);
-      g.pad_begin.assign(r, 0);
-      g.pad_end.assign(r, 0);
-      g.out.assign(r, 1);
+      g = cpu::GlobalWindow(xs);
     } else {
       TUTTI_ASSIGN_OR_RETURN(g, cpu::ForwardWindow(n, xs, n.GetInts("kernel_shape"), n.GetInt("ceil_mode", 0) != 0,
                                                    std::vector<int64_t>(ys.begin() + 2, ys.end())));

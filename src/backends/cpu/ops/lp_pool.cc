@@ -62,13 +62,7 @@ Result<std::unique_ptr<CpuKernel>> MakeLpPool(const KernelBuildInfo& info) {
   const float p = static_cast<float>(n.GetInt("p", 2));
   WindowGeometry g;
   if (n.op_type == "GlobalLpPool") {
-    const size_t r = x.size() - 2;
-    g.kernel.assign(x.begin() + 2, x.end());
-    g.strides.assign(r, 1);
-    g.dilations.assign(r, 1);
-    g.pad_begin.assign(r, 0);
-    g.pad_end.assign(r, 0);
-    g.out.assign(r, 1);
+    g = GlobalWindow(x);
   } else {
     std::vector<int64_t> expected;
     if (auto ys = info.output_shape(0)) expected.assign(ys->begin() + 2, ys->end());

@@ -49,13 +49,7 @@ Result<std::unique_ptr<LayoutAwareKernel>> PoolKernel::Make(const KernelBuildInf
   const bool is_max = n.op_type.find("Max") != std::string::npos;
   WindowGeometry g;
   if (global) {
-    const size_t r = x.size() - 2;
-    g.kernel.assign(x.begin() + 2, x.end());
-    g.strides.assign(r, 1);
-    g.dilations.assign(r, 1);
-    g.pad_begin.assign(r, 0);
-    g.pad_end.assign(r, 0);
-    g.out.assign(r, 1);
+    g = GlobalWindow(x);
   } else {
     std::vector<int64_t> kernel = n.GetInts("kernel_shape", {});
     std::vector<int64_t> expected;

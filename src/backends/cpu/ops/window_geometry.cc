@@ -75,6 +75,18 @@ Result<WindowGeometry> ForwardWindow(const Node& n, const Shape& x, const std::v
   return g;
 }
 
+WindowGeometry GlobalWindow(const Shape& x) {
+  const size_t r = x.size() - 2;
+  WindowGeometry g;
+  g.kernel.assign(x.begin() + 2, x.end());
+  g.strides.assign(r, 1);
+  g.dilations.assign(r, 1);
+  g.pad_begin.assign(r, 0);
+  g.pad_end.assign(r, 0);
+  g.out.assign(r, 1);
+  return g;
+}
+
 Result<WindowGeometry> TransposedWindow(const Node& n, const Shape& x, const std::vector<int64_t>& kernel) {
   WindowGeometry g;
   TUTTI_RETURN_IF_ERROR(ReadCommon(n, x, kernel, g));

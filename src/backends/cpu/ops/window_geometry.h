@@ -32,5 +32,7 @@ Result<WindowGeometry> ForwardWindow(const Node& n, const Shape& x, const std::v
 
 // ConvTranspose: output_padding, output_shape and auto_pad as the ONNX spec states them.
 Result<WindowGeometry> TransposedWindow(const Node& n, const Shape& x, const std::vector<int64_t>& kernel);
+// Global pooling over x = [N, C, spatial...]: one window covering every spatial position.
+WindowGeometry GlobalWindow(const Shape& x);
 
 }  // namespace tutti::cpu
