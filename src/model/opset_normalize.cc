@@ -198,9 +198,10 @@ class Normalizer {
     // Flatten(X, axis) -> op(axis=1) -> Reshape(., Shape(X)).
     const ValueId x_id = n.inputs[0], y_id = n.outputs.at(0);
     const std::string base = n.name.empty() ? n.op_type : n.name;
-    const std::string op = n.op_type;
-    ValueId flat = g_.AddValue(g_.UniqueValueName(base + "_2d"), {x.info.dtype, std::nullopt});
-    ValueId out2d = g_.AddValue(g_.UniqueValueName(base + "_2d_out"), {x.info.dtype, std::nullopt});
+    // Copied out: AddValue below may reallocate the value table and leave `x` dangling.
+    const DataType dtype = x.info.dtype;
+    ValueId flat = g_.AddValue(g_.UniqueValueName(base + "_2d"), {dtype, std::nullopt});
+    ValueId out2d = g_.AddValue(g_.UniqueValueName(base + "_2d_out"), {dtype, std::nullopt});
     ValueId shape = g_.AddValue(g_.UniqueValueName(base + "_shape"), {DataType::kInt64, std::nullopt});
     g_.AddNode("Flatten", {x_id}, {flat}, {{"axis", axis}}, base + "_flatten");
     g_.AddNode("Shape", {x_id}, {shape}, {}, base + "_shape");
@@ -210,7 +211,6 @@ class Normalizer {
     g_.value(out2d).producer = id;
     node.attrs["axis"] = int64_t{1};
     g_.AddNode("Reshape", {out2d, shape}, {y_id}, {}, base + "_reshape");
-    (void)op;
     return Status::Ok();
   }
 
