@@ -17,7 +17,7 @@
 # repetitions of each process's median. Rewrites the "Asymmetric CPU cores" section of docs/benchmarks.md.
 #
 # usage: bench/asymo.sh [--models "resnet50 vgg16 mobilenet_v2 fc_stack"] [--reps 3] [--iters 8]
-#                       [--threads N] [--bg-cores "LIST"] [--no-write] [--keep DIR]
+#                       [--core-iters N] [--threads N] [--bg-cores "LIST"] [--no-write] [--keep DIR]
 # env:   TUTTI_BIN (default build/release/bin/tutti), TUTTI_TESTDATA (default build/testdata),
 #        TUTTI_PEERS (default bench/peers: ort_bench.js with node_modules/onnxruntime-node)
 set -euo pipefail
@@ -27,12 +27,13 @@ DATA=${TUTTI_TESTDATA:-$ROOT/build/testdata}
 PEERS=${TUTTI_PEERS:-$ROOT/bench/peers}
 PY=/usr/bin/python3
 ncores=$(nproc)
-models="resnet50 vgg16 mobilenet_v2 fc_stack" reps=3 iters=8 threads=$ncores bg_cores="" write=1 keep=""
+models="resnet50 vgg16 mobilenet_v2 fc_stack" reps=3 iters=8 core_iters="" threads=$ncores bg_cores="" write=1 keep=""
 while (($#)); do
   case "$1" in
     --models) models=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
     --iters) iters=$2; shift 2 ;;
+    --core-iters) core_iters=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --bg-cores) bg_cores=$2; shift 2 ;;
     --no-write) write=0; shift ;;
@@ -40,6 +41,8 @@ while (($#)); do
     *) echo "asymo.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
+# Each core's single-thread run is the slow part on many cores; fewer iterations keep it bounded.
+core_iters=${core_iters:-$iters}
 # The seed's setting: the background load on half of the cores (one core on a 2-core machine).
 if [ -z "$bg_cores" ]; then
   half=$((threads / 2)); ((half >= 1)) || half=1
@@ -47,10 +50,15 @@ if [ -z "$bg_cores" ]; then
 fi
 [ -x "$BIN" ] || { echo "asymo.sh: build tutti first ($BIN)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "asymo.sh: taskset is missing (util-linux)" >&2; exit 1; }
-have_ort=1
-if [ ! -f "$PEERS/ort_bench.js" ] || [ ! -d "$PEERS/node_modules/onnxruntime-node" ]; then
-  echo "asymo.sh: no ONNX Runtime peer in $PEERS (cd bench/peers && npm install --ignore-scripts); its column stays empty" >&2
-  have_ort=0
+# The peer: the npm package where node has it, else ONNX Runtime's Python wheel (the GPU machine has
+# that and no node); both print the same JSON line.
+ort_peer=()
+if [ -f "$PEERS/ort_bench.js" ] && [ -d "$PEERS/node_modules/onnxruntime-node" ] && command -v node >/dev/null; then
+  ort_peer=(node "$PEERS/ort_bench.js")
+elif "$PY" -c "import onnxruntime" 2>/dev/null; then
+  ort_peer=("$PY" "$ROOT/bench/peers/ort_bench.py")
+else
+  echo "asymo.sh: no ONNX Runtime peer (cd bench/peers && npm install --ignore-scripts); its column stays empty" >&2
 fi
 
 out=${keep:-$(mktemp -d)}
@@ -118,13 +126,13 @@ for ((r = 1; r <= reps; r++)); do
     run "$m.quiet.equal.$r" tutti "$m" equal
     start_bg
     for p in $partitions; do run "$m.load.$p.$r" tutti "$m" "$p"; done
-    if ((have_ort)); then
-      run "$m.load.ort.$r" node "$PEERS/ort_bench.js" "$(model_path "$m")" --threads "$threads" --batch 1 --iters "$iters"
+    if ((${#ort_peer[@]})); then
+      run "$m.load.ort.$r" "${ort_peer[@]}" "$(model_path "$m")" --threads "$threads" --batch 1 --iters "$iters"
     fi
     # Each core's effective speed for this model under the same load: one thread pinned there.
     for c in $allowed; do
       run "$m.load.core$c.$r" taskset -c "$c" "$BIN" bench "$(model_path "$m")" --threads 1 --cpu-partition onednn \
-        --iterations "$iters" --warmup 2 --json --quiet
+        --iterations "$core_iters" --warmup 1 --json --quiet
     done
     stop_bg
   done
