@@ -259,21 +259,33 @@ Status PasteRows(const Tensor& part, int64_t row, Tensor& whole) {
   return Status::Ok();
 }
 
+int SoleDevice(const SpatialPlan& plan) {
+  for (const Group& gr : plan.groups)
+    for (size_t d = 0; d < gr.rows.size(); ++d)
+      if (gr.rows[d] > 0 && static_cast<int>(d) != plan.head_device) return -1;
+  return plan.head_device;
+}
+
 std::string DescribePlan(const SpatialPlan& plan, std::span<const Unit> units,
                          std::span<const std::string> device_names) {
+  auto name = [&](size_t d) { return d < device_names.size() ? device_names[d] : std::string("?"); };
   std::string s;
-  for (size_t i = 0; i < plan.groups.size(); ++i) {
-    const Group& gr = plan.groups[i];
-    s += StrCat("group ", i, ": units ", gr.first, "..", gr.last - 1, " (", units[gr.first].label,
-                gr.last - gr.first > 1 ? " .. " + units[gr.last - 1].label : std::string(), "), ",
-                units[gr.last - 1].out_h, " output rows:");
-    for (size_t d = 0; d < gr.rows.size(); ++d)
-      if (gr.rows[d] > 0) s += StrCat(" ", d < device_names.size() ? device_names[d] : "?", "=", gr.rows[d]);
-    s += "\n";
+  if (SoleDevice(plan) >= 0) {
+    s += StrCat("whole model on ", name(static_cast<size_t>(plan.head_device)), ", one call\n");
+  } else {
+    for (size_t i = 0; i < plan.groups.size(); ++i) {
+      const Group& gr = plan.groups[i];
+      s += StrCat("group ", i, ": units ", gr.first, "..", gr.last - 1, " (", units[gr.first].label,
+                  gr.last - gr.first > 1 ? " .. " + units[gr.last - 1].label : std::string(), "), ",
+                  units[gr.last - 1].out_h, " output rows:");
+      for (size_t d = 0; d < gr.rows.size(); ++d)
+        if (gr.rows[d] > 0) s += StrCat(" ", name(d), "=", gr.rows[d]);
+      s += "\n";
+    }
+    if (plan.head_first < units.size())
+      s += StrCat("head: units ", plan.head_first, "..", units.size() - 1, " on ",
+                  name(static_cast<size_t>(plan.head_device)), "\n");
   }
-  if (plan.head_first < units.size())
-    s += StrCat("head: units ", plan.head_first, "..", units.size() - 1, " on ",
-                static_cast<size_t>(plan.head_device) < device_names.size() ? device_names[plan.head_device] : "?", "\n");
   if (plan.predicted_us > 0) s += StrCat("predicted: ", plan.predicted_us / 1000.0, " ms\n");
   return s;
 }

@@ -53,6 +53,10 @@ struct SpatialPlan {
   double predicted_us = 0;     // from the cost predictor, 0 when not predicted
 };
 
+// The device that runs everything in `plan` (every group's rows and the head), or -1 when the plan
+// uses several. The executor runs such a plan as one call of the whole model on that device.
+int SoleDevice(const SpatialPlan& plan);
+
 // `rows` split into contiguous shares proportional to `speeds` (largest remainders; a device of
 // speed 0 gets 0 rows). Every share may be as small as one row.
 std::vector<int64_t> ProportionalShares(int64_t rows, std::span<const double> speeds);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -29,36 +30,87 @@ size_t SplittableCount(const std::vector<Unit>& units) {
   return n;
 }
 
+// The band unit `u` is profiled at on device d: its share of the rows at `speeds`, or the first
+// row when that share is empty -- so every device has a time for every unit and can be judged
+// running the whole model alone.
+RowRange ProfiledBand(const Unit& u, const std::vector<double>& speeds, size_t d) {
+  std::vector<int64_t> rows = ProportionalShares(u.out_h, speeds);
+  return rows[d] > 0 ? ShareRange(rows, d) : RowRange{0, std::min<int64_t>(1, u.out_h)};
+}
+
 struct BandCost {
   double set_us = 0, run_us = 0, get_us = 0;
 };
 
-// One device computing rows `out_rows` of units [first, last) alone. A remote device's time splits
-// into compute (reported by the worker) and transfer, which is shared between Set and Get by bytes.
-Result<BandCost> MeasureBand(const Graph& g, const std::vector<Unit>& units, const SpatialDevice& dev, size_t first,
-                             size_t last, RowRange out_rows, const Tensor& input, int warmup, int iters) {
-  TUTTI_ASSIGN_OR_RETURN(Tile tile, BuildTile(g, units, first, last, out_rows));
-  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, dev.backend->Compile(tile.graph, dev.options));
-  TUTTI_ASSIGN_OR_RETURN(Tensor band, SliceRows(input, tile.in_rows));
-  auto* remote = dynamic_cast<RemoteExecutable*>(exe.get());
-  std::vector<double> total, compute;
-  size_t out_bytes = 0;
+// A device's link as latency plus time per byte each way, from a few Echo round trips: transfer
+// times then follow from bytes, so profiling sends no activations. A local device has none.
+struct Link {
+  double rtt_us = 0, up_us_per_byte = 0, down_us_per_byte = 0;
+  double SetUs(size_t bytes) const { return rtt_us / 2 + up_us_per_byte * static_cast<double>(bytes); }
+  double GetUs(size_t bytes) const { return rtt_us / 2 + down_us_per_byte * static_cast<double>(bytes); }
+};
+
+Result<Link> ProfileLink(const SpatialDevice& dev, int iters) {
+  auto* remote = dynamic_cast<RemoteBackend*>(dev.backend.get());
+  if (!remote) return Link{};
+  constexpr int64_t kProbe = 256 << 10;  // 21 ms at 100 Mbit/s: large enough to see the bandwidth
+  auto median_echo = [&](int64_t out, int64_t back) -> Result<double> {
+    std::vector<double> us;
+    for (int i = 0; i < std::max(1, iters); ++i) {
+      TUTTI_ASSIGN_OR_RETURN(double t, remote->client().Echo(out, back));
+      us.push_back(t);
+    }
+    return Median(us);
+  };
+  TUTTI_RETURN_IF_ERROR(remote->client().Echo(0, 0).status().WithContext("link to " + dev.name));  // warm
+  Link l;
+  TUTTI_ASSIGN_OR_RETURN(l.rtt_us, median_echo(0, 0));
+  TUTTI_ASSIGN_OR_RETURN(double up, median_echo(kProbe, 0));
+  TUTTI_ASSIGN_OR_RETURN(double down, median_echo(0, kProbe));
+  l.up_us_per_byte = std::max(0.0, up - l.rtt_us) / kProbe;
+  l.down_us_per_byte = std::max(0.0, down - l.rtt_us) / kProbe;
+  return l;
+}
+
+Result<size_t> OutputBytes(const Graph& g) {
+  const Value& v = g.value(g.outputs().at(0));
+  auto shape = v.info.shape ? ToConcrete(*v.info.shape) : std::nullopt;
+  if (!shape) return InvalidArgument("'", g.name, "': output '", v.name, "' has no concrete shape");
+  size_t n = DataTypeSize(v.info.dtype);
+  for (int64_t d : *shape) n *= static_cast<size_t>(d);
+  return n;
+}
+
+// Compute time of `exe` on `input`: a remote part runs on worker-made inputs (no transfer); a
+// local one is timed here.
+Result<double> ComputeUs(Executable& exe, const Tensor& input, int warmup, int iters, const std::string& what) {
+  if (auto* remote = dynamic_cast<RemoteExecutable*>(&exe)) {
+    auto r = remote->client().Profile(remote->part_id(), warmup, iters);
+    if (!r.ok()) return r.status().WithContext(what);
+    return r->median_us;
+  }
+  std::vector<double> us;
   for (int i = 0; i < warmup + iters; ++i) {
     std::vector<Tensor> out;
     auto t0 = Clock::now();
-    TUTTI_RETURN_IF_ERROR(exe->Run({&band, 1}, out).WithContext(tile.graph.name + " on " + dev.name));
-    double us = MicrosSince(t0);
-    if (i < warmup) continue;
-    total.push_back(us);
-    compute.push_back(remote ? remote->last_timing().compute_us : us);
-    out_bytes = out.empty() ? 0 : out[0].nbytes();
+    TUTTI_RETURN_IF_ERROR(exe.Run({&input, 1}, out).WithContext(what));
+    if (i >= warmup) us.push_back(MicrosSince(t0));
   }
+  return Median(us);
+}
+
+// One device computing rows `out_rows` of units [first, last) alone: compute profiled, transfers
+// from the link model and the band's bytes.
+Result<BandCost> MeasureBand(const Graph& g, const std::vector<Unit>& units, const SpatialDevice& dev, const Link& link,
+                             size_t first, size_t last, RowRange out_rows, const Tensor& input, int warmup, int iters) {
+  TUTTI_ASSIGN_OR_RETURN(Tile tile, BuildTile(g, units, first, last, out_rows));
+  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, dev.backend->Compile(tile.graph, dev.options));
+  TUTTI_ASSIGN_OR_RETURN(Tensor band, SliceRows(input, tile.in_rows));
+  TUTTI_ASSIGN_OR_RETURN(size_t out_bytes, OutputBytes(tile.graph));
   BandCost c;
-  c.run_us = Median(compute);
-  double transfer = std::max(0.0, Median(total) - c.run_us);
-  double in_share = static_cast<double>(band.nbytes()) / static_cast<double>(std::max<size_t>(1, band.nbytes() + out_bytes));
-  c.set_us = transfer * in_share;
-  c.get_us = transfer - c.set_us;
+  TUTTI_ASSIGN_OR_RETURN(c.run_us, ComputeUs(*exe, band, warmup, iters, tile.graph.name + " on " + dev.name));
+  c.set_us = link.SetUs(band.nbytes());
+  c.get_us = link.GetUs(out_bytes);
   return c;
 }
 
@@ -100,20 +152,23 @@ Result<CostTables> ProfileUnits(const Graph& g, const std::vector<SpatialDevice>
     TUTTI_ASSIGN_OR_RETURN(Tensor x, UnitInput(g, units[u]));
     inputs.push_back(std::move(x));
   }
+  std::vector<Link> links;
+  for (const auto& d : devices) {
+    TUTTI_ASSIGN_OR_RETURN(Link l, ProfileLink(d, options.iters));
+    links.push_back(l);
+  }
   auto pass = [&](const std::vector<double>& speeds) -> Status {
-    t.set_us.assign(nd, std::vector<double>(n, 0));
-    t.get_us = t.run_us = t.set_us;
-    t.out_rows.assign(nd, std::vector<int64_t>(n, 0));
+    t.ZeroMatrices(nd, n);
     for (size_t u = 0; u < n; ++u) {
-      std::vector<int64_t> rows = ProportionalShares(units[u].out_h, speeds);
       for (size_t d = 0; d < nd; ++d) {
-        if (rows[d] == 0) continue;
-        TUTTI_ASSIGN_OR_RETURN(BandCost c, MeasureBand(g, units, devices[d], u, u + 1, ShareRange(rows, d), inputs[u],
+        const RowRange band = ProfiledBand(units[u], speeds, d);
+        if (band.empty()) continue;
+        TUTTI_ASSIGN_OR_RETURN(BandCost c, MeasureBand(g, units, devices[d], links[d], u, u + 1, band, inputs[u],
                                                        options.warmup, options.iters));
         t.set_us[d][u] = c.set_us;
         t.run_us[d][u] = c.run_us;
         t.get_us[d][u] = c.get_us;
-        t.out_rows[d][u] = rows[d];
+        t.out_rows[d][u] = band.size();
       }
     }
     return Status::Ok();
@@ -131,28 +186,38 @@ Result<CostTables> ProfileUnits(const Graph& g, const std::vector<SpatialDevice>
   }
   TUTTI_RETURN_IF_ERROR(pass(t.speeds));
   t.head_us.assign(nd, 0);
-  if (n < units.size()) {
+  t.head_run_us.assign(nd, 0);
+  t.output_get_us.assign(nd, 0);
+  if (n == units.size()) {  // no head: the model's output is the last unit's, whose shape is known
+    TUTTI_ASSIGN_OR_RETURN(size_t out_bytes, OutputBytes(g));
+    for (size_t d = 0; d < nd; ++d) t.output_get_us[d] = links[d].GetUs(out_bytes);
+  } else {
     TUTTI_ASSIGN_OR_RETURN(Graph head, BuildHead(g, units, n));
     TUTTI_ASSIGN_OR_RETURN(Tensor x, UnitInput(g, units[n]));
     for (size_t d = 0; d < nd; ++d) {
+      const std::string what = "head on " + devices[d].name;
       TUTTI_ASSIGN_OR_RETURN(auto exe, devices[d].backend->Compile(head, devices[d].options));
-      std::vector<double> times;
-      for (int i = 0; i < options.warmup + options.iters; ++i) {
-        std::vector<Tensor> out;
-        auto t0 = Clock::now();
-        TUTTI_RETURN_IF_ERROR(exe->Run({&x, 1}, out).WithContext("head on " + devices[d].name));
-        if (i >= options.warmup) times.push_back(MicrosSince(t0));
-      }
-      t.head_us[d] = Median(times);
+      std::vector<Tensor> out;  // one real run: the model's output size (and a warm-up)
+      TUTTI_RETURN_IF_ERROR(exe->Run({&x, 1}, out).WithContext(what));
+      if (out.size() != 1) return InvalidArgument(what, ": the head returned ", out.size(), " outputs, not 1");
+      TUTTI_ASSIGN_OR_RETURN(t.head_run_us[d], ComputeUs(*exe, x, options.warmup, options.iters, what));
+      t.output_get_us[d] = links[d].GetUs(out[0].nbytes());
+      t.head_us[d] = links[d].SetUs(x.nbytes()) + t.head_run_us[d] + t.output_get_us[d];
     }
   }
   t.profile_s = MicrosSince(t_start) / 1e6;
   return t;
 }
 
+void CostTables::ZeroMatrices(size_t devices, size_t units) {
+  set_us.assign(devices, std::vector<double>(units, 0));
+  get_us = run_us = set_us;
+  out_rows.assign(devices, std::vector<int64_t>(units, 0));
+}
+
 std::string CostTables::ToJson() const {
   nlohmann::json j;
-  j["format"] = "tutti-spatial-cost-1";
+  j["format"] = "tutti-spatial-cost-2";
   j["model_fingerprint"] = std::to_string(model_fingerprint);
   j["devices"] = devices;
   j["speeds"] = speeds;
@@ -162,6 +227,8 @@ std::string CostTables::ToJson() const {
   j["run_us"] = Matrix(run_us);
   j["out_rows"] = Matrix(out_rows);
   j["head_us"] = head_us;
+  j["head_run_us"] = head_run_us;
+  j["output_get_us"] = output_get_us;
   j["profile_s"] = profile_s;
   return j.dump(1);
 }
@@ -169,7 +236,7 @@ std::string CostTables::ToJson() const {
 Result<CostTables> CostTables::FromJson(const std::string& text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return InvalidArgument("spatial cost tables: not a JSON object");
-  if (j.value("format", "") != "tutti-spatial-cost-1")
+  if (j.value("format", "") != "tutti-spatial-cost-2")
     return InvalidArgument("spatial cost tables: field 'format' is not tutti-spatial-cost-1");
   CostTables t;
   auto field = [&](const char* name, auto& out) -> Status {
@@ -213,12 +280,16 @@ Result<CostTables> CostTables::FromJson(const std::string& text) {
   TUTTI_RETURN_IF_ERROR(field("run_us", t.run_us));
   TUTTI_RETURN_IF_ERROR(field("out_rows", t.out_rows));
   TUTTI_RETURN_IF_ERROR(field("head_us", t.head_us));
+  TUTTI_RETURN_IF_ERROR(field("head_run_us", t.head_run_us));
+  TUTTI_RETURN_IF_ERROR(field("output_get_us", t.output_get_us));
   t.profile_s = j.value("profile_s", 0.0);
   const size_t nd = t.devices.size();
   for (auto* m : {&t.set_us, &t.get_us, &t.run_us})
     if (m->size() != nd) return InvalidArgument("spatial cost tables: a matrix does not have one row per device");
-  if (t.out_rows.size() != nd || t.speeds.size() != nd || t.head_us.size() != nd)
-    return InvalidArgument("spatial cost tables: speeds/out_rows/head_us do not have one entry per device");
+  if (t.out_rows.size() != nd || t.speeds.size() != nd || t.head_us.size() != nd || t.head_run_us.size() != nd ||
+      t.output_get_us.size() != nd)
+    return InvalidArgument(
+        "spatial cost tables: speeds/out_rows/head_us/head_run_us/output_get_us do not have one entry per device");
   for (size_t d = 0; d < nd; ++d) {
     size_t n = t.run_us[d].size();
     if (t.set_us[d].size() != n || t.get_us[d].size() != n || t.out_rows[d].size() != n)
@@ -252,34 +323,77 @@ Result<CostTables> CostTables::Load(const std::string& path) {
 CostPredictor::CostPredictor(const Graph& g, std::vector<Unit> units, CostTables tables)
     : g_(g), units_(std::move(units)), tables_(std::move(tables)) {}
 
-Result<double> CostPredictor::GroupUs(size_t first, size_t last, const std::vector<int64_t>& rows) const {
+Result<int64_t> CostPredictor::ProfiledInputRows(size_t u, size_t d) const {
+  const Unit& unit = units_[u];
+  TUTTI_ASSIGN_OR_RETURN(auto heights, PropagateHeights(g_, unit.nodes, unit.input, unit.in_h));
+  TUTTI_ASSIGN_OR_RETURN(auto need, RequiredRows(g_, unit.nodes, unit.output, ProfiledBand(unit, tables_.speeds, d), heights));
+  return need.at(unit.input).size();
+}
+
+Result<double> CostPredictor::BandUs(size_t first, size_t last, const std::vector<int64_t>& rows, size_t d,
+                                     bool fetch) const {
   if (first >= last || last > tables_.run_us.at(0).size()) return InvalidArgument("group [", first, ",", last, ") outside the tables");
+  if (d >= tables_.run_us.size()) return InvalidArgument("device ", d, " is not in the tables");
   std::vector<NodeId> nodes;
   for (size_t u = first; u < last; ++u) nodes.insert(nodes.end(), units_[u].nodes.begin(), units_[u].nodes.end());
   TUTTI_ASSIGN_OR_RETURN(auto heights, PropagateHeights(g_, nodes, units_[first].input, units_[first].in_h));
+  TUTTI_ASSIGN_OR_RETURN(auto need, RequiredRows(g_, nodes, units_[last - 1].output, ShareRange(rows, d), heights));
+  // Alpha for the input transfer: the fused band's input rows over the profiled band's.
+  TUTTI_ASSIGN_OR_RETURN(int64_t profiled_in, ProfiledInputRows(first, d));
+  double us = tables_.set_us[d][first] * static_cast<double>(need.at(units_[first].input).size()) /
+              static_cast<double>(std::max<int64_t>(1, profiled_in));
+  for (size_t k = first; k < last; ++k) us += RunUs(d, k, need.at(units_[k].output).size());
+  if (fetch)
+    us += tables_.get_us[d][last - 1] * static_cast<double>(rows[d]) /
+          static_cast<double>(std::max<int64_t>(1, tables_.out_rows[d][last - 1]));
+  return us;
+}
+
+double CostPredictor::RunUs(size_t d, size_t u, int64_t rows) const {
+  return tables_.run_us[d][u] * static_cast<double>(rows) / static_cast<double>(std::max<int64_t>(1, tables_.out_rows[d][u]));
+}
+
+Result<double> CostPredictor::GroupUs(size_t first, size_t last, const std::vector<int64_t>& rows) const {
   double worst = 0;
   for (size_t d = 0; d < rows.size(); ++d) {
     if (rows[d] == 0) continue;
-    TUTTI_ASSIGN_OR_RETURN(auto need, RequiredRows(g_, nodes, units_[last - 1].output, ShareRange(rows, d), heights));
-    // Alpha for the input transfer: the fused band's input rows over the profiled band's.
-    std::vector<int64_t> profiled = ProportionalShares(units_[first].out_h, tables_.speeds);
-    if (profiled[d] == 0) return InvalidArgument("device ", tables_.devices[d], " was not profiled (speed 0)");
-    const std::vector<NodeId> first_nodes = units_[first].nodes;
-    TUTTI_ASSIGN_OR_RETURN(auto base_h, PropagateHeights(g_, first_nodes, units_[first].input, units_[first].in_h));
-    TUTTI_ASSIGN_OR_RETURN(auto base, RequiredRows(g_, first_nodes, units_[first].output, ShareRange(profiled, d), base_h));
-    double alpha_in = static_cast<double>(need.at(units_[first].input).size()) /
-                      static_cast<double>(std::max<int64_t>(1, base.at(units_[first].input).size()));
-    double us = tables_.set_us[d][first] * alpha_in;
-    for (size_t k = first; k < last; ++k) {
-      double alpha = static_cast<double>(need.at(units_[k].output).size()) /
-                     static_cast<double>(std::max<int64_t>(1, tables_.out_rows[d][k]));
-      us += tables_.run_us[d][k] * alpha;
-    }
-    us += tables_.get_us[d][last - 1] * static_cast<double>(rows[d]) /
-          static_cast<double>(std::max<int64_t>(1, tables_.out_rows[d][last - 1]));
+    TUTTI_ASSIGN_OR_RETURN(double us, BandUs(first, last, rows, d, /*fetch=*/true));
     worst = std::max(worst, us);
   }
   return worst;
+}
+
+Result<double> CostPredictor::SingleDeviceUs(int device) const {
+  const size_t d = static_cast<size_t>(device), n = tables_.run_us.at(0).size();
+  if (device < 0 || d >= tables_.run_us.size()) return InvalidArgument("device ", device, " is not in the tables");
+  // The unsplit model computes every row of every unit (a band computes only the rows its output
+  // needs), takes the whole input, and hands the body's output to the head on the same device.
+  TUTTI_ASSIGN_OR_RETURN(int64_t profiled_in, ProfiledInputRows(0, d));
+  double us = tables_.set_us[d][0] * static_cast<double>(units_[0].in_h) /
+              static_cast<double>(std::max<int64_t>(1, profiled_in));
+  for (size_t k = 0; k < n; ++k) {
+    if (tables_.out_rows[d][k] == 0)
+      return InvalidArgument("device ", tables_.devices[d], " has no time for unit ", units_[k].label);
+    us += RunUs(d, k, units_[k].out_h);
+  }
+  return us + tables_.head_run_us[d] + tables_.output_get_us[d];
+}
+
+Result<std::pair<int, double>> CostPredictor::BestSingleDevice() const {
+  std::pair<int, double> best{-1, std::numeric_limits<double>::infinity()};
+  Status last_error;
+  for (size_t d = 0; d < tables_.run_us.size(); ++d) {
+    auto us = SingleDeviceUs(static_cast<int>(d));
+    if (!us.ok()) {  // a device profiled at speed 0 cannot be judged, so it is no candidate
+      last_error = us.status();
+      continue;
+    }
+    if (*us < best.second) best = {static_cast<int>(d), *us};
+  }
+  if (best.first < 0)
+    return last_error.ok() ? InvalidArgument("the cost tables have no device")
+                           : last_error.WithContext("no device can run the whole model");
+  return best;
 }
 
 int CostPredictor::FastestDevice() const {

@@ -5,16 +5,25 @@
 //   Set[d][u]  time to send device d its input band of unit u (un-fused)
 //   Get[d][u]  time to fetch its output band back
 //   Run[d][u]  time to compute unit u on that band
+//
+// Run is compute only: a remote worker times the band on inputs it makes itself (no activations
+// cross the network while profiling). Set and Get follow from the band's bytes and the device's
+// link, measured once with a few echo round trips (latency + time per byte each way); a local
+// device has no transfer.
 //   Alpha      how much fusing grows a band: rows a unit computes inside a fused group over the rows
 //              it computes alone. Not measured -- the receptive field gives it exactly, per group.
 //
 // A group [i, j) on device d costs  Set[d][i]*alpha_in + sum_k Run[d][k]*alpha_k + Get[d][j-1]
 // (the output band of a group is the same with or without fusion), and the group as a whole the
-// slowest device's cost. Tables are JSON, keyed by the model's fingerprint and the device list.
+// slowest device's cost. The whole model on one device d, which runs as one call, costs
+// Set[d][0]*alpha_in + sum_k Run[d][k]*alpha_k + HeadRun[d] + OutputGet[d]: no band is fetched
+// between the body and the head. Tables are JSON, keyed by the model's fingerprint and the device
+// list.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -33,8 +42,12 @@ struct CostTables {
   std::vector<std::vector<double>> run_us;
   std::vector<std::vector<int64_t>> out_rows;   // the profiled band per [device][unit]
   std::vector<double> head_us;                  // [device]: the head whole, transfers included
+  std::vector<double> head_run_us;              // [device]: the head's compute alone (0: no head)
+  std::vector<double> output_get_us;            // [device]: fetching the model's output
   double profile_s = 0;                         // wall time spent profiling
 
+  // Zeroed Set/Get/Run/out_rows matrices for `devices` x `units`.
+  void ZeroMatrices(size_t devices, size_t units);
   std::string ToJson() const;
   static Result<CostTables> FromJson(const std::string& text);
   Status Save(const std::string& path) const;
@@ -62,10 +75,21 @@ class CostPredictor {
   std::vector<int64_t> BestShares(size_t first, size_t last, double* us) const;
   double HeadUs(int device) const;
   int FastestDevice() const;
+  // The whole model on `device` as one call (see the formula above).
+  Result<double> SingleDeviceUs(int device) const;
+  // The device whose SingleDeviceUs is least, and that cost.
+  Result<std::pair<int, double>> BestSingleDevice() const;
   const CostTables& tables() const { return tables_; }
   const std::vector<Unit>& units() const { return units_; }
 
  private:
+  // Device d's time for its band `rows[d]` of units [first, last): Set, Run and (with `fetch`) Get.
+  Result<double> BandUs(size_t first, size_t last, const std::vector<int64_t>& rows, size_t d, bool fetch) const;
+  // Run[d][u] scaled to `rows` output rows.
+  double RunUs(size_t d, size_t u, int64_t rows) const;
+  // Input rows of unit u's profiled band on device d.
+  Result<int64_t> ProfiledInputRows(size_t u, size_t d) const;
+
   const Graph& g_;
   std::vector<Unit> units_;
   CostTables tables_;

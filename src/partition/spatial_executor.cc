@@ -90,6 +90,7 @@ void SpatialExecutor::DropDevice(size_t d, const std::string& where, const Statu
   // Tiles of the dropped device are useless now; tiles of others stay cached for their new bands.
   for (auto it = tiles_.begin(); it != tiles_.end();) it = std::get<1>(it->first) == d ? tiles_.erase(it) : std::next(it);
   heads_.erase(d);
+  wholes_.erase(d);
 }
 
 Result<const SpatialExecutor::CompiledTile*> SpatialExecutor::TileExecutable(size_t gi, size_t d, RowRange out_rows) {
@@ -199,9 +200,31 @@ Status SpatialExecutor::RunGroups(size_t first, size_t last, const Tensor& input
   return Status::Ok();
 }
 
+Status SpatialExecutor::RunWhole(size_t d, const Tensor& input, Tensor& output) {
+  auto it = wholes_.find(d);
+  if (it == wholes_.end()) {
+    TUTTI_ASSIGN_OR_RETURN(auto exe, devices_[d].backend->Compile(g_, devices_[d].options));
+    it = wholes_.emplace(d, std::move(exe)).first;
+  }
+  std::vector<Tensor> out;
+  TUTTI_RETURN_IF_ERROR(it->second->Run({&input, 1}, out));
+  if (out.size() != 1) return Internal("the whole model on ", devices_[d].name, " returned ", out.size(), " outputs");
+  output = std::move(out[0]);
+  return Status::Ok();
+}
+
 Status SpatialExecutor::Run(const Tensor& input, Tensor& output) {
   if (!plan_.groups.empty() && plan_.groups.front().first != 0)
     return InvalidArgument("spatial plan starts at unit ", plan_.groups.front().first, ", not at the model's input");
+  // Everything on one device: one call, exactly what that device alone costs. A device failure
+  // drops it and re-plans over the rest, which then run the groups below.
+  for (int sole = SoleDevice(plan_); sole >= 0 && alive_[static_cast<size_t>(sole)]; sole = SoleDevice(plan_)) {
+    const size_t d = static_cast<size_t>(sole);
+    Status s = RunWhole(d, input, output);
+    if (s.ok()) return s;
+    if (!IsDeviceFailure(s)) return s.WithContext("the whole model on " + devices_[d].name);
+    DropDevice(d, "the whole model", s);
+  }
   Tensor cur;
   TUTTI_RETURN_IF_ERROR(RunGroups(0, plan_.groups.size(), input, cur));
   if (plan_.head_first >= units_.size()) {

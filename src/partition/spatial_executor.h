@@ -1,5 +1,8 @@
 // Runs a SpatialPlan: per group, every device computes its band of output rows (in parallel),
 // the coordinator gathers them and re-splits for the next group; the head runs on one device.
+// A plan that puts everything on one device (SoleDevice) runs as one call of the whole model there
+// -- one input sent, one output fetched, no bands, halos or gathers -- so it costs what that device
+// alone costs.
 //
 // Faults (issue 7): a device whose tile fails with a transport error (a killed or cut-off worker:
 // kUnavailable, kDeadlineExceeded, kDeviceError) is dropped, the event is logged, the shares of
@@ -59,6 +62,8 @@ class SpatialExecutor {
   SpatialExecutor(const Graph& g, std::vector<Unit> units, std::vector<SpatialDevice> devices, SpatialPlan plan);
   Status RunGroup(size_t gi, const Tensor& input, Tensor& output);
   Status RunHead(const Tensor& input, Tensor& output);
+  // The whole model as one call on device d. Fails with the device's status (the caller re-plans).
+  Status RunWhole(size_t d, const Tensor& input, Tensor& output);
   struct CompiledTile {
     std::unique_ptr<Executable> exe;
     RowRange in_rows;  // the band of the group's input it reads
@@ -75,6 +80,7 @@ class SpatialExecutor {
   // (group, device, first row, end row) -> compiled tile; compiled on first use.
   std::map<std::tuple<size_t, size_t, int64_t, int64_t>, CompiledTile> tiles_;
   std::map<size_t, std::unique_ptr<Executable>> heads_;  // by device
+  std::map<size_t, std::unique_ptr<Executable>> wholes_;  // the whole model, by device
   mutable std::mutex events_mu_;  // guards events_ (tile threads log)
   std::vector<std::string> events_;
 };

@@ -62,26 +62,77 @@ PlanMeasure MeasureWith(const Graph& g, const std::vector<SpatialDevice>& device
   };
 }
 
+namespace {
+
+// Keeps the fastest of `candidates` (the first is the search's own plan): measured when `measure`
+// is given, else predicted; returns its index. A candidate equal to one before it is not measured
+// twice.
+Result<size_t> KeepFastest(const std::vector<std::pair<std::string, SpatialPlan>>& candidates,
+                           const PlanMeasure& measure, SearchResult& r) {
+  auto same = [](const SpatialPlan& a, const SpatialPlan& b) {
+    if (SoleDevice(a) >= 0 || SoleDevice(b) >= 0) return SoleDevice(a) == SoleDevice(b);
+    if (a.head_device != b.head_device || a.groups.size() != b.groups.size()) return false;
+    for (size_t i = 0; i < a.groups.size(); ++i)
+      if (a.groups[i].first != b.groups[i].first || a.groups[i].last != b.groups[i].last ||
+          a.groups[i].rows != b.groups[i].rows)
+        return false;
+    return true;
+  };
+  size_t best = 0;
+  double best_us = std::numeric_limits<double>::infinity();
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    const auto& [name, plan] = candidates[c];
+    bool repeat = false;
+    for (size_t e = 0; e < c; ++e) repeat = repeat || same(candidates[e].second, plan);
+    if (repeat) continue;
+    double us = plan.predicted_us;
+    if (measure) {
+      TUTTI_ASSIGN_OR_RETURN(us, measure(plan));
+      ++r.measurements;
+    }
+    r.log += StrCat(name, ": ", measure ? "measured " : "predicted ", us / 1000, " ms\n");
+    if (us < best_us) best = c, best_us = us;
+  }
+  r.plan = candidates[best].second;
+  r.log += StrCat("kept: ", candidates[best].first, "\n");
+  return best;
+}
+
+}  // namespace
+
 Result<SearchResult> OptimizePlan(const CostPredictor& p, const PlanMeasure& measure) {
   auto t0 = Clock::now();
   SearchResult r;
   const size_t n = SplittableCount(p.units());
   if (n == 0) return InvalidArgument("no unit can be split by rows");
-  TUTTI_ASSIGN_OR_RETURN(r.plan, BestGrouping(n, [&](size_t i, size_t j, std::vector<int64_t>* rows) -> Result<double> {
+  const size_t nd = p.tables().devices.size();
+  TUTTI_ASSIGN_OR_RETURN(SpatialPlan searched, BestGrouping(n, [&](size_t i, size_t j, std::vector<int64_t>* rows) -> Result<double> {
     double us = 0;
     *rows = p.BestShares(i, j, &us);
     return us;
   }));
-  r.plan.head_device = p.FastestDevice();
-  if (n < p.units().size()) r.plan.predicted_us += p.HeadUs(r.plan.head_device);
+  searched.head_device = p.FastestDevice();
+  if (n < p.units().size()) searched.predicted_us += p.HeadUs(searched.head_device);
+  // A plan that ends up on one device runs as one call: its cost is that call's, with no band
+  // fetched between the groups and the head.
+  auto settle = [&](SpatialPlan& plan) -> Status {
+    if (int d = SoleDevice(plan); d >= 0) {
+      TUTTI_ASSIGN_OR_RETURN(double us, p.SingleDeviceUs(d));
+      plan = SingleDevicePlan(p.units(), nd, d);
+      plan.predicted_us = us;
+    }
+    return Status::Ok();
+  };
+  TUTTI_RETURN_IF_ERROR(settle(searched));
+  std::vector<std::pair<std::string, SpatialPlan>> candidates = {{"searched plan", searched}};
 
   // Wild card: the adjacent pair whose merge is predicted to cost least extra.
-  if (r.plan.groups.size() >= 2) {
+  if (searched.groups.size() >= 2) {
     size_t pick = 0;
     double pick_delta = std::numeric_limits<double>::infinity();
     std::vector<int64_t> pick_rows;
-    for (size_t k = 0; k + 1 < r.plan.groups.size(); ++k) {
-      const Group &a = r.plan.groups[k], &b = r.plan.groups[k + 1];
+    for (size_t k = 0; k + 1 < searched.groups.size(); ++k) {
+      const Group &a = searched.groups[k], &b = searched.groups[k + 1];
       double merged = 0, ca = 0, cb = 0;
       auto rows = p.BestShares(a.first, b.last, &merged);
       p.BestShares(a.first, a.last, &ca);
@@ -92,28 +143,22 @@ Result<SearchResult> OptimizePlan(const CostPredictor& p, const PlanMeasure& mea
         pick_rows = std::move(rows);
       }
     }
-    SpatialPlan wild = r.plan;
+    SpatialPlan wild = searched;
     wild.groups[pick] = {wild.groups[pick].first, wild.groups[pick + 1].last, pick_rows};
     wild.groups.erase(wild.groups.begin() + static_cast<ptrdiff_t>(pick) + 1);
-    wild.predicted_us = r.plan.predicted_us + pick_delta;
-    bool keep = false;
-    if (measure) {
-      TUTTI_ASSIGN_OR_RETURN(double base_us, measure(r.plan));
-      TUTTI_ASSIGN_OR_RETURN(double wild_us, measure(wild));
-      r.measurements += 2;
-      keep = wild_us < base_us;
-      r.log += StrCat("wild card: merging groups ", pick, " and ", pick + 1, " measured ", wild_us / 1000, " ms vs ",
-                      base_us / 1000, " ms: ", keep ? "kept" : "dropped", "\n");
-    } else {
-      keep = pick_delta < 0;
-      r.log += StrCat("wild card: merging groups ", pick, " and ", pick + 1, " predicted ", pick_delta / 1000,
-                      " ms change: ", keep ? "kept" : "dropped", "\n");
-    }
-    if (keep) {
-      r.plan = std::move(wild);
-      r.wild_card_kept = true;
-    }
+    wild.predicted_us = searched.predicted_us + pick_delta;
+    TUTTI_RETURN_IF_ERROR(settle(wild));
+    candidates.push_back({StrCat("wild card (groups ", pick, " and ", pick + 1, " merged)"), wild});
   }
+
+  // The whole model on the device predicted cheapest alone: a split must beat it to be chosen.
+  TUTTI_ASSIGN_OR_RETURN(auto alone, p.BestSingleDevice());
+  SpatialPlan single = SingleDevicePlan(p.units(), nd, alone.first);
+  single.predicted_us = alone.second;
+  candidates.push_back({StrCat("whole model on ", p.tables().devices[static_cast<size_t>(alone.first)]), single});
+
+  TUTTI_ASSIGN_OR_RETURN(size_t kept, KeepFastest(candidates, measure, r));
+  r.wild_card_kept = candidates.size() == 3 && kept == 1;
   r.search_s = SecondsSince(t0);
   return r;
 }
@@ -126,7 +171,7 @@ Result<SearchResult> FullSearchPlan(const Graph& g, const std::vector<SpatialDev
   if (n == 0) return InvalidArgument("no unit can be split by rows");
   int fastest = static_cast<int>(std::max_element(speeds.begin(), speeds.end()) - speeds.begin());
   SearchResult r;
-  TUTTI_ASSIGN_OR_RETURN(r.plan, BestGrouping(n, [&](size_t i, size_t j, std::vector<int64_t>* rows) -> Result<double> {
+  TUTTI_ASSIGN_OR_RETURN(SpatialPlan searched, BestGrouping(n, [&](size_t i, size_t j, std::vector<int64_t>* rows) -> Result<double> {
     const int64_t out_h = units[j - 1].out_h;
     std::vector<int64_t> split = ProportionalShares(out_h, speeds), alone(speeds.size(), 0);
     alone[static_cast<size_t>(fastest)] = out_h;
@@ -136,7 +181,12 @@ Result<SearchResult> FullSearchPlan(const Graph& g, const std::vector<SpatialDev
     *rows = a <= b ? split : alone;
     return std::min(a, b);
   }));
-  r.plan.head_device = fastest;
+  searched.head_device = fastest;
+  // As the optimizer does, the plan must beat every device alone -- here all measured.
+  std::vector<std::pair<std::string, SpatialPlan>> candidates = {{"searched plan", searched}};
+  for (size_t d = 0; d < devices.size(); ++d)
+    candidates.push_back({"whole model on " + devices[d].name, SingleDevicePlan(units, devices.size(), static_cast<int>(d))});
+  TUTTI_RETURN_IF_ERROR(KeepFastest(candidates, MeasureWith(g, devices, warmup, iters), r).status());
   r.search_s = SecondsSince(t0);
   return r;
 }

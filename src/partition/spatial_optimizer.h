@@ -3,13 +3,14 @@
 // OptimizePlan searches groupings on *predicted* costs: the best split of units [0, j) is the best
 // split of [0, i) plus group [i, j), over all i (an exact dynamic programme over the predictor's
 // costs, O(units^2) predictions and no measurement). Each group gets shares proportional to device
-// speed, or goes whole to the fastest device when that is predicted cheaper, so a plan is never
-// predicted slower than the fastest device alone. Then the seed's wild card: the adjacent pair of
-// groups whose merge costs least is merged once more, both plans are *measured*, and the faster
-// is kept -- one real measurement guarding against predictor error.
+// speed, or goes whole to the fastest device when that is predicted cheaper. Then three candidates
+// are compared: the searched plan, the seed's wild card (the adjacent pair of groups whose merge
+// costs least, merged once more) and the whole model on the device predicted cheapest alone, which
+// runs as one call. With a measure the three are *measured* and the fastest is kept -- so the plan
+// is never measured slower than that device alone; without one, the lowest prediction wins.
 //
 // FullSearchPlan is the comparison the seed calls the full searching scheme: the same search, but
-// every candidate group is measured for real.
+// every candidate group is measured for real, and then the plan and every device alone, measured.
 #pragma once
 
 #include <functional>
@@ -22,9 +23,9 @@ namespace tutti::spatial {
 
 struct SearchResult {
   SpatialPlan plan;
-  double search_s = 0;          // wall time of the search (profiling excluded for OptimizePlan)
+  double search_s = 0;          // wall time of the search and its measurements (profiling excluded)
   int measurements = 0;         // real runs the search made
-  bool wild_card_kept = false;  // the merged plan measured faster
+  bool wild_card_kept = false;  // the merged plan won
   std::string log;              // one line per decision worth reporting
 };
 
@@ -32,13 +33,13 @@ struct SearchResult {
 using PlanMeasure = std::function<Result<double>(const SpatialPlan&)>;
 PlanMeasure MeasureWith(const Graph& g, const std::vector<SpatialDevice>& devices, int warmup, int iters);
 
-// `measure` may be empty: the wild card is then judged on predictions.
+// `measure` may be empty: the candidates are then judged on predictions.
 Result<SearchResult> OptimizePlan(const CostPredictor& predictor, const PlanMeasure& measure);
 
 Result<SearchResult> FullSearchPlan(const Graph& g, const std::vector<SpatialDevice>& devices,
                                     const std::vector<double>& speeds, int warmup, int iters);
 
-// All units on the device `device`, as a plan (the "fastest single device" baseline).
+// The whole model on `device`, as a plan; the executor runs it as one call there.
 SpatialPlan SingleDevicePlan(const std::vector<Unit>& units, size_t devices, int device);
 // Every unit its own group (Legion's "layer-by-layer split", no fusion).
 SpatialPlan LayerByLayerPlan(const std::vector<Unit>& units, const std::vector<double>& speeds, int head_device);

@@ -1,7 +1,9 @@
 // Faults during a spatially split run over real `tutti worker` processes on 127.0.0.1 (issue 7):
 // a worker killed or cut off mid-request is noticed within the Run deadline, the executor re-plans
 // over the remaining devices and the request completes with the single-device result; a worker
-// unreachable at start is left out with a warning.
+// unreachable at start is left out with a warning. Also over real workers: profiling sends no
+// activations (compute is timed on the worker, transfers come from the link), and a plan on one
+// device is one Run of the whole model.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,6 +13,8 @@
 
 #include "backends/remote/remote_backend.h"
 #include "partition/spatial.h"
+#include "partition/spatial_cost.h"
+#include "partition/spatial_optimizer.h"
 #include "partition/spatial_executor.h"
 #include "remote/worker.h"
 #include "remote/worker_process.h"
@@ -176,6 +180,45 @@ TEST(SpatialFaultTest, UnreachableWorkerAtStartIsLeftOutWithAWarning) {
 
   auto nothing = spatial::OpenDevices({"nonsense:1"}, nullptr);
   EXPECT_FALSE(nothing.ok());
+}
+
+TEST(SpatialRemoteTest, ProfilingSendsNoActivationsAndAOneDevicePlanIsOneRun) {
+  REQUIRE_REMOTE();
+  Graph g = PointwiseNet({1, 3, 23, 17});
+  auto units = spatial::FindUnits(g);
+  ASSERT_TRUE(units.ok()) << units.status().ToString();
+  Cluster c;
+  StartCluster(c, 2);
+  auto runs_served = [&](size_t d) {
+    auto h = dynamic_cast<RemoteBackend&>(*c.devices[d].backend).client().Health();
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    return h.ok() ? h->runs_served : -1;
+  };
+
+  spatial::ProfileOptions po;
+  po.warmup = 0;
+  po.iters = 1;
+  auto t = spatial::ProfileUnits(g, c.devices, po);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(runs_served(0), 0);
+  EXPECT_EQ(runs_served(1), 0);
+  for (size_t d = 0; d < 2; ++d) {
+    for (size_t u = 0; u < units->size(); ++u) {
+      EXPECT_GT(t->run_us[d][u], 0) << "device " << d << " unit " << u;
+      EXPECT_GT(t->set_us[d][u], 0) << "a loopback round trip still takes time";
+      EXPECT_GT(t->get_us[d][u], 0);
+    }
+    EXPECT_GT(t->output_get_us[d], 0);
+    EXPECT_EQ(t->head_run_us[d], 0) << "the model has no head";
+  }
+
+  auto exec = spatial::SpatialExecutor::Create(g, c.devices, spatial::SingleDevicePlan(*units, 2, 1));
+  ASSERT_TRUE(exec.ok()) << exec.status().ToString();
+  Tensor x = testing::RandomTensor({1, 3, 23, 17}, 8), out;
+  ASSERT_TRUE((*exec)->Run(x, out).ok());
+  EXPECT_LE(testing::RelativePeakError(out, LocalReference(g, x)), 1e-6);
+  EXPECT_EQ(runs_served(0), 0);
+  EXPECT_EQ(runs_served(1), 1);
 }
 
 }  // namespace
