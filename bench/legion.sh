@@ -81,12 +81,12 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     opt = o.get("measured_ms")
     fmt = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "–"
     ratio = lambda a, b: f"{a / b:.2f}×" if a and b else "–"
-    groups = len(o.get("groups", []))
+    shape = "whole model, one call" if o.get("sole_device", -1) >= 0 else f"{len(o.get('groups', []))} groups"
     chk = j.get("check", {})
     err = chk.get("max_rel_error_vs_single_device")
     check = f"{err:.1e}" if isinstance(err, (int, float)) else "–"
     rows.append(f"| {m} | {n} | {fmt(single)} ({j.get('single', {}).get('device', '?').split(':')[1] if ':' in j.get('single', {}).get('device', '') else j.get('single', {}).get('device', '?')}) "
-                f"| {fmt(lbl)} | {fmt(opt)} ({groups} groups) | {ratio(single, opt)} | {ratio(lbl, opt)} | {check} |")
+                f"| {fmt(lbl)} | {fmt(opt)} ({shape}) | {ratio(single, opt)} | {ratio(lbl, opt)} | {check} |")
     if "full" in j:
         fs = j["full"]
         search_rows.append(f"| {m} | {n} | {o.get('search_s', 0):.1f} | {fs.get('search_s', 0):.1f} | "
@@ -101,7 +101,10 @@ text = [f"Run: {machine}.", "", f"Script: `bench/legion.sh`. Devices: `scripts/t
         "| model | devices | fastest single device | layer-by-layer split | optimizer plan | speed-up vs single | vs layer-by-layer | split output vs single device (max rel err) |",
         "|---|---|---|---|---|---|---|---|"] + rows
 if search_rows:
-    text += ["", "Search cost (s; optimizer = profiling + search + wild-card measurement):", "",
+    text += ["", "Search cost (s). Optimizer = profiling (link echoes, every layer's compute timed on the workers at "
+             "two share sizes, the head) + the search + measuring its three candidates (searched plan, wild card, "
+             "best device alone). Full search = measuring every candidate group for real at two share options "
+             "(transfers included), then the plan and every device alone:", "",
              "| model | devices | optimizer | full search | full ÷ optimizer | optimizer plan (ms) | full-search plan (ms) | optimizer ÷ full plan |",
              "|---|---|---|---|---|---|---|---|"] + search_rows
 if pred:
