@@ -151,44 +151,50 @@ class SoftmaxOp final : public CudaOp {
 };
 
 // Reduce*: the reduced axes must be adjacent once size-1 dims are ignored ([outer, axis, inner]).
+// One function for both the capability check (SupportsReduce, when shapes are known) and the build,
+// so a node the backend accepts is one it can build.
+struct ReduceExtents {
+  int64_t outer = 1, axis = 1, inner = 1;
+};
+Result<ReduceExtents> ReduceLayout(const Node& n, const Shape& xs, const Tensor* axes_input) {
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  std::vector<int64_t> axes;
+  if (n.HasInput(1)) {
+    if (!axes_input) return Unimplemented("non-constant reduction axes");
+    axes = axes_input->ToInt64Vector();
+  } else {
+    axes = n.GetInts("axes");
+  }
+  std::vector<bool> reduced(static_cast<size_t>(rank), axes.empty() && n.GetInt("noop_with_empty_axes", 0) == 0);
+  for (int64_t a : axes) {
+    if (a < 0) a += rank;
+    if (a < 0 || a >= rank) return InvalidArgument("reduction axis out of range");
+    reduced[static_cast<size_t>(a)] = true;
+  }
+  int64_t lo = rank, hi = -1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (reduced[static_cast<size_t>(d)] && xs[static_cast<size_t>(d)] != 1) lo = std::min(lo, d), hi = std::max(hi, d);
+  if (hi < 0) lo = hi = rank;  // nothing (of size > 1) reduced
+  for (int64_t d = lo; d <= hi && d < rank; ++d)
+    if (!reduced[static_cast<size_t>(d)] && xs[static_cast<size_t>(d)] != 1)
+      return Unimplemented("reducing non-adjacent axes on the GPU");
+  ReduceExtents e;
+  for (int64_t d = 0; d < rank; ++d) {
+    const int64_t v = xs[static_cast<size_t>(d)];
+    if (d < lo) e.outer *= v;
+    else if (d <= hi) e.axis *= v;
+    else e.inner *= v;
+  }
+  return e;
+}
+
 class ReduceOp final : public CudaOp {
  public:
   static Result<std::unique_ptr<CudaOp>> Make(CudaOpBuild& b) {
     const Node& n = b.node;
-    const Shape xs = b.input_shape(0);
-    const int64_t rank = static_cast<int64_t>(xs.size());
-    std::vector<int64_t> axes;
-    if (n.HasInput(1)) {
-      const Tensor* t = b.constant_input(1);
-      if (!t) return Unimplemented("non-constant reduction axes");
-      axes = t->ToInt64Vector();
-    } else {
-      axes = n.GetInts("axes");
-    }
-    std::vector<bool> reduced(static_cast<size_t>(rank), false);
-    if (axes.empty()) {
-      if (n.GetInt("noop_with_empty_axes", 0) != 0) reduced.assign(static_cast<size_t>(rank), false);
-      else reduced.assign(static_cast<size_t>(rank), true);
-    }
-    for (int64_t a : axes) {
-      if (a < 0) a += rank;
-      if (a < 0 || a >= rank) return InvalidArgument("reduction axis out of range");
-      reduced[static_cast<size_t>(a)] = true;
-    }
-    int64_t lo = rank, hi = -1;
-    for (int64_t d = 0; d < rank; ++d)
-      if (reduced[static_cast<size_t>(d)] && xs[static_cast<size_t>(d)] != 1) lo = std::min(lo, d), hi = std::max(hi, d);
+    TUTTI_ASSIGN_OR_RETURN(const ReduceExtents e, ReduceLayout(n, b.input_shape(0), b.constant_input(1)));
     auto op = std::make_unique<ReduceOp>();
-    if (hi < 0) lo = hi = rank;  // nothing (of size > 1) reduced
-    for (int64_t d = lo; d <= hi && d < rank; ++d)
-      if (!reduced[static_cast<size_t>(d)] && xs[static_cast<size_t>(d)] != 1)
-        return Unimplemented("reducing non-adjacent axes on the GPU");
-    for (int64_t d = 0; d < rank; ++d) {
-      const int64_t v = xs[static_cast<size_t>(d)];
-      if (d < lo) op->outer_ *= v;
-      else if (d <= hi) op->axis_ *= v;
-      else op->inner_ *= v;
-    }
+    op->outer_ = e.outer, op->axis_ = e.axis, op->inner_ = e.inner;
     static const char* kOps[] = {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
                                  "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp"};
     for (int i = 0; i < 10; ++i)
@@ -208,6 +214,11 @@ class ReduceOp final : public CudaOp {
 Status SupportsReduce(const Graph& g, const Node& n) {
   TUTTI_RETURN_IF_ERROR(FloatTensorsOnly(g, n));
   if (n.HasInput(1) && !IsConstant(g, n.inputs[1])) return Unimplemented("non-constant reduction axes");
+  const Value& x = g.value(n.inputs.at(0));
+  if (x.info.shape) {
+    if (std::optional<Shape> xs = ToConcrete(*x.info.shape))
+      return ReduceLayout(n, *xs, n.HasInput(1) ? ConstantValue(g, n.inputs[1]) : nullptr).status();
+  }
   return Status::Ok();
 }
 
