@@ -19,13 +19,13 @@
 # usage: bench/asymo.sh [--models "resnet50 vgg16 mobilenet_v2 fc_stack"] [--reps 3] [--iters 8]
 #                       [--core-iters N] [--threads N] [--bg-cores "LIST"] [--no-write] [--keep DIR]
 # env:   TUTTI_BIN (default build/release/bin/tutti), TUTTI_TESTDATA (default build/testdata),
-#        TUTTI_PEERS (default bench/peers: ort_bench.js with node_modules/onnxruntime-node)
+#        TUTTI_PEERS (default bench/peers: ort_bench.js with node_modules/onnxruntime-node), TUTTI_PYTHON
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${TUTTI_BIN:-$ROOT/build/release/bin/tutti}
 DATA=${TUTTI_TESTDATA:-$ROOT/build/testdata}
 PEERS=${TUTTI_PEERS:-$ROOT/bench/peers}
-PY=/usr/bin/python3
+PY=${TUTTI_PYTHON:-/usr/bin/python3}  # the one with torch (and onnxruntime, for the peer where node is missing)
 ncores=$(nproc)
 models="resnet50 vgg16 mobilenet_v2 fc_stack" reps=3 iters=8 core_iters="" threads=$ncores bg_cores="" write=1 keep=""
 while (($#)); do
