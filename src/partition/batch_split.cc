@@ -347,6 +347,23 @@ Result<BatchSplitPlan> PlanBatchEqual(std::span<const BatchSplitProcessor> proce
   return PlanFromShares(processors, items, "equal");
 }
 
+Result<BatchSplitSearch> ParseBatchSplitSearch(const std::string& s) {
+  if (s == "greedy") return BatchSplitSearch::kGreedy;
+  if (s == "exact") return BatchSplitSearch::kExact;
+  return InvalidArgument("batch split search must be greedy or exact, got '", s, "'");
+}
+
+Result<BatchSplitPlan> PlanBatchSplit(std::span<const BatchSplitProcessor> processors, int64_t batch,
+                                      const BatchSplitRequest& request) {
+  if (request.shares.empty())
+    return request.search == BatchSplitSearch::kExact ? PlanBatchSplitExact(processors, batch)
+                                                      : PlanBatchSplitGreedy(processors, batch);
+  TUTTI_ASSIGN_OR_RETURN(BatchSplitPlan plan, PlanFromShares(processors, request.shares, "given"));
+  if (plan.batch != batch)
+    return InvalidArgument("batch split: the given shares cover ", plan.batch, " items, the batch has ", batch);
+  return plan;
+}
+
 std::string DescribeBatchSplitPlan(const BatchSplitPlan& plan, std::span<const BatchSplitProcessor> processors) {
   auto name = [&](int p) {
     return p >= 0 && static_cast<size_t>(p) < processors.size() ? processors[static_cast<size_t>(p)].name : "?";

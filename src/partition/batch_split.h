@@ -40,6 +40,10 @@ class BatchProfileTable {
   bool empty() const { return points_.empty(); }
   const std::map<int64_t, double>& points() const { return points_; }
   int64_t oom_batch() const { return oom_batch_; }  // 0: never ran out of memory
+  // Whether a sweep up to `max_batch` would add nothing: it reaches max_batch or ran out of memory.
+  bool Covers(int64_t max_batch) const {
+    return oom_batch_ != 0 || (!points_.empty() && points_.rbegin()->first >= max_batch);
+  }
 
   // Whether a share of `batch` may be run here: below the out-of-memory size and, once one was
   // seen, no larger than the largest size that was measured to fit.
@@ -122,6 +126,21 @@ Result<BatchSplitPlan> PlanBatchEqual(std::span<const BatchSplitProcessor> proce
 // A plan from explicit share sizes, one per processor (0 = none), priced by the tables.
 Result<BatchSplitPlan> PlanFromShares(std::span<const BatchSplitProcessor> processors, std::span<const int64_t> items,
                                       std::string search);
+
+enum class BatchSplitSearch { kGreedy, kExact };
+Result<BatchSplitSearch> ParseBatchSplitSearch(const std::string& s);  // "greedy" | "exact"
+
+// How one request wants its batch split (BatchSplitExecutor::Run, Engine's RequestOptions).
+struct BatchSplitRequest {
+  BatchSplitSearch search = BatchSplitSearch::kGreedy;
+  // Explicit share per processor (0 = none), overriding the search (tests; the equal-split
+  // baseline). Must sum to the batch.
+  std::vector<int64_t> shares;
+};
+
+// The plan `request` asks for: its explicit shares (checked to cover `batch`), else its search.
+Result<BatchSplitPlan> PlanBatchSplit(std::span<const BatchSplitProcessor> processors, int64_t batch,
+                                      const BatchSplitRequest& request);
 
 // "greedy: 100 items in 41.2 ms predicted\n  cpu0  items 0-63 (64)  41.2 ms\n ..." (one line per share
 // and per left-out processor).

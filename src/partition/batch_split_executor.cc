@@ -1,7 +1,6 @@
 #include "partition/batch_split_executor.h"
 
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 
 #include "runtime/input_check.h"
@@ -30,12 +29,6 @@ struct Range {
 };
 
 }  // namespace
-
-Result<BatchSplitSearch> ParseBatchSplitSearch(const std::string& s) {
-  if (s == "greedy") return BatchSplitSearch::kGreedy;
-  if (s == "exact") return BatchSplitSearch::kExact;
-  return InvalidArgument("batch split search must be greedy or exact, got '", s, "'");
-}
 
 BatchSplitExecutor::BatchSplitExecutor(std::shared_ptr<const Graph> graph, BatchSplitOptions options)
     : graph_(std::move(graph)), options_(std::move(options)) {}
@@ -130,24 +123,6 @@ Status BatchSplitExecutor::RunShare(int p, std::span<const Tensor> inputs, std::
   return exe->Run(inputs, outputs);
 }
 
-Result<std::vector<Tensor>> BatchSplitExecutor::ZeroInputs(int64_t batch) const {
-  std::vector<Tensor> inputs;
-  for (ValueId v : graph_->inputs()) {
-    const Value& in = graph_->value(v);
-    Shape shape{batch};
-    for (size_t d = 1; d < in.info.shape->size(); ++d) {
-      const Dim& dim = (*in.info.shape)[d];
-      if (!dim.known())
-        return InvalidArgument("batch profile: input '", in.name, "' dim ", d, " (", dim.symbol,
-                               ") is symbolic; only the leading batch dim may be");
-      shape.push_back(dim.value);
-    }
-    TUTTI_ASSIGN_OR_RETURN(Tensor t, Tensor::Zeros(in.info.dtype, shape));
-    inputs.push_back(std::move(t));
-  }
-  return inputs;
-}
-
 Status BatchSplitExecutor::SaveTables() {
   if (options_.profile_file.empty()) return Status::Ok();
   for (size_t p = 0; p < processors_.size(); ++p)
@@ -165,7 +140,7 @@ Status BatchSplitExecutor::Profile(int64_t max_batch) {
       std::lock_guard<std::mutex> lock(mu_);
       stored = FindBatchTable(store_, model_key_, key);
     }
-    if (stored && (stored->oom_batch() || stored->points().rbegin()->first >= max_batch)) {
+    if (stored && stored->Covers(max_batch)) {
       std::lock_guard<std::mutex> lock(mu_);
       tables_[static_cast<size_t>(p)] = *stored;
       continue;
@@ -175,7 +150,7 @@ Status BatchSplitExecutor::Profile(int64_t max_batch) {
     Status ran = Post(p, [&]() -> Status {
                    table = ProfileBatchTable(
                        [&](int64_t b) -> Status {
-                         TUTTI_ASSIGN_OR_RETURN(std::vector<Tensor> in, ZeroInputs(b));
+                         TUTTI_ASSIGN_OR_RETURN(std::vector<Tensor> in, ZeroBatchInputs(*graph_, b));
                          std::vector<Tensor> out;
                          return RunShare(p, in, out);
                        },
@@ -204,7 +179,7 @@ Result<BatchSplitPlan> BatchSplitExecutor::Plan(int64_t batch, BatchSplitSearch 
     if (tables_[p].empty())
       return FailedPrecondition("batch split: processor '", processors_[p]->name(), "' has no batch table (Profile first)");
   auto procs = PlannerProcessors();
-  return search == BatchSplitSearch::kExact ? PlanBatchSplitExact(procs, batch) : PlanBatchSplitGreedy(procs, batch);
+  return PlanBatchSplit(procs, batch, {search, {}});
 }
 
 Result<std::vector<Tensor>> BatchSplitExecutor::RunOn(int processor, std::span<const Tensor> inputs) {
@@ -215,49 +190,12 @@ Result<std::vector<Tensor>> BatchSplitExecutor::RunOn(int processor, std::span<c
   return outputs;
 }
 
-Result<std::vector<TensorInfo>> BatchSplitExecutor::OutputInfo(const std::vector<Shape>& shapes, int64_t batch) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = output_info_.find(shapes);
-    if (it != output_info_.end()) return it->second;
-  }
-  TUTTI_ASSIGN_OR_RETURN(Graph specialised, SpecializeForInputs(*graph_, shapes));
-  std::vector<TensorInfo> info;
-  for (ValueId v : specialised.outputs()) {
-    const Value& out = specialised.value(v);
-    std::optional<Shape> shape = out.info.shape ? ToConcrete(*out.info.shape) : std::nullopt;
-    if (!shape || shape->empty() || (*shape)[0] != batch)
-      return InvalidArgument("batch split: output '", out.name, "' is not batch-major (shape ",
-                             out.info.shape ? SymbolicShapeToString(*out.info.shape) : std::string("unknown"),
-                             " at batch ", batch, ")");
-    info.push_back(out.info);
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  output_info_[shapes] = info;
-  return info;
-}
-
 Result<BatchSplitResult> BatchSplitExecutor::Run(std::span<const Tensor> inputs, const BatchSplitRequest& request) {
   const double t0 = NowUs();
   TUTTI_RETURN_IF_ERROR(CheckInputs(*graph_, inputs).status().WithContext("batch split"));
-  const int64_t batch = inputs.empty() ? 0 : inputs[0].dim(0);
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].rank() < 1 || inputs[i].dim(0) != batch)
-      return InvalidArgument("batch split: every input needs the same leading batch dim; input '",
-                             graph_->value(graph_->inputs()[i]).name, "' has shape ", ShapeToString(inputs[i].shape()),
-                             ", the first has batch ", batch);
-  if (batch < 1) return InvalidArgument("batch split: empty batch");
-
-  // Output shapes at this batch, so the output tensors exist before any share runs (inferred once
-  // per input-shape signature).
-  std::vector<Shape> shapes;
-  for (const Tensor& t : inputs) shapes.push_back(t.shape());
-  TUTTI_ASSIGN_OR_RETURN(std::vector<TensorInfo> out_info, OutputInfo(shapes, batch));
+  TUTTI_ASSIGN_OR_RETURN(const int64_t batch, CommonBatch(*graph_, inputs));
   BatchSplitResult result;
-  for (const TensorInfo& info : out_info) {
-    TUTTI_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(info.dtype, *ToConcrete(*info.shape)));
-    result.outputs.push_back(std::move(t));
-  }
+  TUTTI_ASSIGN_OR_RETURN(result.outputs, output_shapes_.Allocate(*graph_, inputs, batch));
 
   // The planner works on a snapshot of the tables: online observations may rescale them meanwhile.
   std::vector<BatchProfileTable> tables;
@@ -271,16 +209,7 @@ Result<BatchSplitResult> BatchSplitExecutor::Run(std::span<const Tensor> inputs,
       return FailedPrecondition("batch split: processor '", processors_[p]->name(), "' has no batch table (Profile first)");
     procs.push_back({processors_[p]->name(), &tables[p]});
   }
-  if (!request.shares.empty()) {
-    TUTTI_ASSIGN_OR_RETURN(result.plan, PlanFromShares(procs, request.shares, "given"));
-    if (result.plan.batch != batch)
-      return InvalidArgument("batch split: the given shares cover ", result.plan.batch, " items, the batch has ", batch);
-  } else {
-    auto plan = request.search == BatchSplitSearch::kExact ? PlanBatchSplitExact(procs, batch)
-                                                           : PlanBatchSplitGreedy(procs, batch);
-    if (!plan.ok()) return plan.status();
-    result.plan = std::move(plan).value();
-  }
+  TUTTI_ASSIGN_OR_RETURN(result.plan, PlanBatchSplit(procs, batch, request));
 
   // Rounds: run every share concurrently; the ranges whose processor failed are re-planned over
   // the processors that have not failed, until none is left over or no processor is.
@@ -299,8 +228,8 @@ Result<BatchSplitResult> BatchSplitExecutor::Run(std::span<const Tensor> inputs,
       auto a = std::make_unique<Attempt>();
       a->processor = s.processor;
       a->range = {s.offset, s.items};
-      for (const Tensor& t : inputs) a->ins.push_back(t.SliceOuter(s.offset, s.offset + s.items));
-      for (const Tensor& t : result.outputs) a->outs.push_back(t.SliceOuter(s.offset, s.offset + s.items));
+      a->ins = SliceRows(inputs, s.offset, s.items);
+      a->outs = SliceRows(result.outputs, s.offset, s.items);
       Attempt* raw = a.get();
       a->done = Post(s.processor, [this, raw] {
         const double start = NowUs();
@@ -325,16 +254,9 @@ Result<BatchSplitResult> BatchSplitExecutor::Run(std::span<const Tensor> inputs,
         failed.push_back(a->range);
         continue;
       }
-      // Rows that did not land in place (an executable that returned its own tensor) are copied.
-      for (size_t i = 0; i < a->outs.size(); ++i) {
-        Tensor slice = result.outputs[i].SliceOuter(a->range.offset, a->range.offset + a->range.items);
-        if (a->outs[i].raw_data() == slice.raw_data()) continue;
-        if (a->outs[i].shape() != slice.shape() || a->outs[i].dtype() != slice.dtype())
-          return Internal("batch split: processor '", name, "' returned output ", i, " as ",
-                          a->outs[i].DebugString(), ", expected ", slice.DebugString());
-        std::memcpy(slice.raw_data(), a->outs[i].raw_data(), slice.nbytes());
-        result.in_place = false;
-      }
+      TUTTI_ASSIGN_OR_RETURN(const bool in_place,
+                             StoreShareRows(result.outputs, a->outs, a->range.offset, a->range.items, name));
+      result.in_place &= in_place;
       std::lock_guard<std::mutex> lock(mu_);
       if (tables_[static_cast<size_t>(a->processor)].Observe(a->range.items, a->us)) (void)SaveTables();
     }

@@ -9,11 +9,11 @@
 //   (*x)->Profile(64);                          // batch tables, from the profile file or measured
 //   auto r = (*x)->Run({input});                // input [B, ...]: planned, split, run, joined
 //
-// Why not the engine's workers: the engine runs a request as one chain of stages, one processor
-// at a time, and ends it exactly once; one request fanning out to every processor and joining
-// needs parent/child jobs through its queues, completion and statistics. Until the engine grows
-// that (RequestOptions::split), this executor keeps the engine's shape -- one pinned worker per
-// Processor, a processor's model runs only on its worker -- on its own threads.
+// The engine runs the same split as a request option (RequestOptions::split = RequestSplit::kBatch),
+// with the shares as child jobs on its workers among other models' requests; this executor is the
+// standalone form -- one model, its own pinned worker per Processor (a processor's model runs only
+// on its worker), nothing else sharing them -- that `tutti run|bench --split batch` measures. Both
+// plan with batch_split.h and slice, allocate and join with batch_shares.h.
 #pragma once
 
 #include <condition_variable>
@@ -33,6 +33,7 @@
 #include "core/tensor.h"
 #include "engine/processor.h"
 #include "graph/graph.h"
+#include "partition/batch_shares.h"
 #include "partition/batch_split.h"
 #include "profile/profile_store.h"
 #include "profile/profiler.h"
@@ -44,17 +45,6 @@ struct BatchSplitOptions {
   ProfilerOptions profiler{1, 3};
   std::string profile_file;  // "" = tables are not persisted
   bool optimize = true;      // graph preparation, as Session does
-};
-
-enum class BatchSplitSearch { kGreedy, kExact };
-Result<BatchSplitSearch> ParseBatchSplitSearch(const std::string& s);  // "greedy" | "exact"
-
-// Per-request options.
-struct BatchSplitRequest {
-  BatchSplitSearch search = BatchSplitSearch::kGreedy;
-  // Explicit share per processor (0 = none), overriding the search (tests; the equal-split
-  // baseline). Must sum to the batch.
-  std::vector<int64_t> shares;
 };
 
 struct BatchSplitResult {
@@ -105,10 +95,7 @@ class BatchSplitExecutor {
   // Runs `task` on processor p's worker; the future is ready when it has run.
   std::future<Status> Post(int p, std::function<Status()> task);
   Status RunShare(int p, std::span<const Tensor> inputs, std::vector<Tensor>& outputs);
-  Result<std::vector<Tensor>> ZeroInputs(int64_t batch) const;
   Status SaveTables();
-  // Dtype and concrete shape of every graph output for these input shapes (cached).
-  Result<std::vector<TensorInfo>> OutputInfo(const std::vector<Shape>& shapes, int64_t batch);
 
   std::shared_ptr<const Graph> graph_;
   BatchSplitOptions options_;
@@ -117,10 +104,11 @@ class BatchSplitExecutor {
   std::vector<std::unique_ptr<CompiledModel>> compiled_;  // one per processor, run only on its worker
   std::vector<std::unique_ptr<Worker>> workers_;
 
-  mutable std::mutex mu_;  // guards tables_, injected_, output_info_, store_
+  BatchOutputShapes output_shapes_;
+
+  mutable std::mutex mu_;  // guards tables_, injected_, store_
   std::vector<BatchProfileTable> tables_;
   std::map<int, Status> injected_;
-  std::map<std::vector<Shape>, std::vector<TensorInfo>> output_info_;
   ProfileStore store_;
 };
 
