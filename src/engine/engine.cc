@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "engine/job.h"
@@ -103,6 +104,7 @@ Result<ModelId> Engine::RegisterModel(Graph graph, std::string name) {
     models_.push_back(nullptr);
   }
   Status profiled = ProfileModel(*model);
+  if (profiled.ok()) ProfileBatchTables(*model);
   std::lock_guard<std::mutex> lock(mu_);
   if (!profiled.ok()) {
     // Leaves a null slot: a model that cannot run even once is not servable.
@@ -174,6 +176,10 @@ std::future<Result<Outputs>> Engine::Submit(ModelId model, std::vector<Tensor> i
   job->id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
   job->callback = std::move(options.callback);
   job->inputs = std::move(inputs);
+  // A split request is planned and its outputs allocated before taking the lock (the planner and
+  // shape inference can take a while); its errors count only if the checks below pass.
+  const bool split = options.split == RequestSplit::kBatch;
+  Result<SplitSetup> split_setup = split ? PlanSplit(model, job->inputs, options.batch_split) : SplitSetup{};
   Completions done;
   std::unique_lock<std::mutex> lock(mu_);
   job->submitted_us = NowUs();
@@ -193,6 +199,10 @@ std::future<Result<Outputs>> Engine::Submit(ModelId model, std::vector<Tensor> i
     } else if (outstanding_ > config_.queue_capacity) {
       FinishLocked(job, ResourceExhausted("queue full: ", config_.queue_capacity,
                                           " requests are already waiting or running (queue.capacity)"), done);
+    } else if (split && !split_setup.ok()) {
+      FinishLocked(job, split_setup.status().WithContext("model '" + job->model->name() + "'"), done);
+    } else if (split) {
+      StartSplitLocked(job, std::move(split_setup).value());
     } else {
       pending_.push_back(job);
       ScheduleLocked(done);
@@ -289,6 +299,11 @@ Status Engine::ValidatePlan(const Job& job, const Plan& plan) const {
 }
 
 double Engine::StageEstimateLocked(const Job& job, const Stage& stage) const {
+  // A batch share costs what its processor's batch table says for its rows, not a whole request.
+  if (job.parent && stage.candidate == job.model->analysis().whole_model_candidate()) {
+    const double us = job.model->batch_tables[static_cast<size_t>(stage.processor)].LatencyUs(job.share_items);
+    if (std::isfinite(us)) return us;
+  }
   return ExpectedLatencyUs(estimator_, job.model->id, job.model->analysis(), stage.candidate, stage.processor);
 }
 
@@ -307,6 +322,7 @@ void Engine::DispatchLocked(const std::shared_ptr<Job>& job) {
 }
 
 void Engine::FinishLocked(const std::shared_ptr<Job>& job, Result<Outputs> result, Completions& done) {
+  if (job->parent) return ShareEndedLocked(job, std::move(result), done);  // a share is not a request
   const Status& s = result.status();
   const std::string outcome = RequestOutcome(s);
   if (s.ok()) ++stats_.completed;
@@ -378,6 +394,10 @@ Status Engine::StoreProfileLocked() {
   if (config_.profile_file.empty()) return Status::Ok();
   for (const auto& m : models_) {
     if (!m) continue;
+    for (size_t p = 0; p < m->batch_tables.size(); ++p)
+      if (!m->batch_tables[p].empty())
+        PutBatchTable(profile_store_, ProfileStore::ModelKey(m->fingerprint()), processors_[p]->spec().ProfileKey(),
+                      m->batch_tables[p]);
     for (int c = 0; c < static_cast<int>(m->analysis().candidates().size()); ++c) {
       const CandidateSubgraph& cand = m->analysis().candidates()[static_cast<size_t>(c)];
       for (int p = 0; p < static_cast<int>(processors_.size()); ++p) {

@@ -7,6 +7,7 @@
 //   ModelId m = *(*engine)->RegisterModel(std::move(graph), "mobilenet");
 //   auto future = (*engine)->Submit(m, {input}, {.slo_us = 20000});
 //   Result<Outputs> r = future.get();                  // outputs, or why not (dropped, failed)
+//   (*engine)->Submit(m, {batch}, {.split = RequestSplit::kBatch});  // one batch over every processor
 //
 // Every request ends exactly once: completed, dropped (SLO or shutdown) or failed (bad input, full
 // queue, a processor error after retries), with the reason in the Status, and
@@ -32,6 +33,7 @@
 #include "engine/processor.h"
 #include "engine/trace.h"
 #include "graph/graph.h"
+#include "partition/batch_split.h"
 #include "profile/latency_estimator.h"
 #include "profile/profile_store.h"
 #include "sched/scheduler.h"
@@ -47,6 +49,15 @@ struct Outputs {
   int64_t submitted_us = 0;     // engine clock (us since Create)
   int64_t finished_us = 0;
   int stages = 0;               // subgraph executions it took (1 = whole model on one processor)
+  BatchSplitPlan split;         // RequestSplit::kBatch: the shares it was planned as (processor = engine index)
+};
+
+enum class RequestSplit {
+  kNone,   // the request runs where the scheduler places it
+  // Its batch (the leading dim of every input and output) is split into shares over the processors
+  // that run the whole model, sized by their batch tables (partition/batch_split.h, issue 5); the
+  // shares run concurrently, each on its processor's worker among other requests, into one output.
+  kBatch,
 };
 
 struct RequestOptions {
@@ -54,6 +65,9 @@ struct RequestOptions {
   // Called once with the result, on a worker (or the submitting) thread, before the future is
   // ready. Must not call Shutdown or block on other requests.
   std::function<void(const Result<Outputs>&)> callback;
+  RequestSplit split = RequestSplit::kNone;
+  // With kBatch: greedy or exact search, or explicit shares, one per engine processor (0 = none).
+  BatchSplitRequest batch_split;
 };
 
 struct ProcessorStats {
@@ -122,6 +136,12 @@ class Engine {
   void ScheduleLocked(Completions& done);
   void DispatchLocked(const std::shared_ptr<Job>& job);
   void FinishLocked(const std::shared_ptr<Job>& job, Result<Outputs> result, Completions& done);
+  // Split requests (RequestSplit::kBatch), in engine_split.cc.
+  struct SplitSetup;
+  void ProfileBatchTables(PartitionedModel& model);
+  Result<SplitSetup> PlanSplit(ModelId model, const std::vector<Tensor>& inputs, const BatchSplitRequest& request);
+  void StartSplitLocked(const std::shared_ptr<Job>& job, SplitSetup setup);
+  void ShareEndedLocked(const std::shared_ptr<Job>& share, Result<Outputs> result, Completions& done);
   void FireCompletions(std::unique_lock<std::mutex>& lock, Completions& done);
   double StageEstimateLocked(const Job& job, const Stage& stage) const;
   Status ValidatePlan(const Job& job, const Plan& plan) const;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "engine/json_fields.h"
+#include "partition/batch_split.h"
 
 namespace tutti {
 namespace {
@@ -90,6 +91,11 @@ Result<EngineConfig> EngineConfigFromJson(const nlohmann::json& json, const std:
     JsonFields pf(*p, f.Path("partition"));
     pf.Int("min_subgraph_nodes", c.analyzer.min_subgraph_nodes, 1, 1 << 20);
     TUTTI_RETURN_IF_ERROR(pf.Finish());
+  }
+  if (const nlohmann::json* b = f.Object("batch_split")) {
+    JsonFields bf(*b, f.Path("batch_split"));
+    bf.Int("max_batch", c.batch_split_max_batch, 0, kMaxExactBatch);
+    TUTTI_RETURN_IF_ERROR(bf.Finish());
   }
   f.Bool("trace", c.record_trace);
   TUTTI_RETURN_IF_ERROR(f.Finish());

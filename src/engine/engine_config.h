@@ -7,6 +7,7 @@
 //    "queue": {"mode": "per_processor", "capacity": 1024, "work_stealing": false, "max_retries": 1},
 //    "profile": {"file": "profile.json", "offline": true, "warmup_runs": 1, "runs": 3, "alpha": 0.2},
 //    "partition": {"min_subgraph_nodes": 1},
+//    "batch_split": {"max_batch": 64},
 //    "trace": false}
 #pragma once
 
@@ -44,6 +45,10 @@ struct EngineConfig {
   double smoothing_alpha = 0.2;           // online latency estimate: weight of the newest run
   bool record_trace = false;              // keep every stage for Engine::TakeTrace()
   TransferModel transfer;
+  // Batch tables for split requests (RequestSplit::kBatch): > 0 profiles each model at batch sizes
+  // up to this at RegisterModel (unless the profile file has them); 0 seeds them at the first split
+  // request from the whole-model estimate, refined by every share that runs.
+  int64_t batch_split_max_batch = 0;
 };
 
 // Errors read "engine config: field 'queue.capacity' must be an integer in [1, ...], got -1".

@@ -38,6 +38,22 @@ struct Job {
   double stage_est_us = 0;      // its expected latency, booked in the worker's queue estimate
   int stages_run = 0;
   int64_t stage_in_bytes = 0, stage_out_bytes = 0;  // of the last stage run (for trace copies)
+
+  // A split request (RequestSplit::kBatch, engine_split.cc) is a parent with one child job per
+  // share. The parent is in no queue: it holds the request's promise, the full output tensors and
+  // what its shares report, and ends (once) when its last share does. A share is an ordinary
+  // whole-model job over views of its rows of the parent's inputs and outputs, so it is queued,
+  // stolen, retried, traced and counted per processor like any stage, but never counted as a request.
+  std::shared_ptr<Job> parent;  // set on a share
+  int64_t share_offset = 0, share_items = 0;
+  size_t shares_left = 0;       // parent: shares not yet ended
+  Status split_status;          // parent: the first share that failed
+  BatchSplitPlan split_plan;    // parent
+};
+
+struct Engine::SplitSetup {
+  BatchSplitPlan plan;
+  std::vector<Tensor> outputs;  // the whole batch's outputs, allocated before any share runs
 };
 
 }  // namespace tutti

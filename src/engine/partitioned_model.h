@@ -12,6 +12,8 @@
 
 #include "engine/processor.h"
 #include "graph/graph.h"
+#include "partition/batch_shares.h"
+#include "partition/batch_split.h"
 #include "partition/model_analyzer.h"
 #include "runtime/compiled_model.h"
 
@@ -29,6 +31,10 @@ class PartitionedModel {
   const ModelAnalysis& analysis() const { return analysis_; }
   uint64_t fingerprint() const { return fingerprint_; }
   int id = -1;  // engine model id (and latency-estimator table)
+  // Split requests: the whole model's batch table per processor (empty: none yet), guarded by the
+  // engine's mutex; and the output shapes per input-shape signature.
+  std::vector<BatchProfileTable> batch_tables;
+  BatchOutputShapes output_shapes;
 
   // A candidate as a standalone graph, with where its inputs come from and its outputs go in the
   // full graph. The whole-model candidate is the model's own graph (same input/output order).

@@ -161,11 +161,21 @@ void Engine::WorkerLoop(int index) {
     ++ps.stages;
     ps.busy_us += end - start;
     const CandidateSubgraph& cand = job->model->analysis().candidates()[static_cast<size_t>(stage.candidate)];
-    if (status.ok()) estimator_.Observe(job->model->id, stage.candidate, index, static_cast<double>(end - start));
+    const bool whole = stage.candidate == job->model->analysis().whole_model_candidate();
+    // A batch share's time belongs to the batch table (it ran `share_items` items), not to the
+    // request-latency estimate.
+    if (status.ok() && job->parent && whole) {
+      BatchProfileTable& table = job->model->batch_tables[static_cast<size_t>(index)];
+      if (!table.empty()) table.Observe(job->share_items, static_cast<double>(end - start));
+    } else if (status.ok()) {
+      estimator_.Observe(job->model->id, stage.candidate, index, static_cast<double>(end - start));
+    }
     if (config_.record_trace) {
-      trace_.push_back({TraceEvent::kStage, index, job->id, job->model->name(),
-                        stage.candidate == job->model->analysis().whole_model_candidate() ? "whole model" : cand.Label(),
-                        start, end, status.ok()});
+      std::string what = !whole       ? cand.Label()
+                         : job->parent ? StrCat("batch share, items ", job->share_offset, "-",
+                                                job->share_offset + job->share_items - 1)
+                                       : "whole model";
+      trace_.push_back({TraceEvent::kStage, index, job->id, job->model->name(), std::move(what), start, end, status.ok()});
       // Outside host memory the stage copied its inputs in and outputs out (inside Run).
       if (domains_[static_cast<size_t>(index)] != 0 && status.ok()) {
         const int64_t half = (end - start) / 2;

@@ -18,6 +18,7 @@ TEST(EngineConfig, ParsesEveryField) {
     "queue": {"mode": "global", "capacity": 7, "work_stealing": true, "max_retries": 2},
     "profile": {"file": "p.json", "offline": false, "warmup_runs": 0, "runs": 5, "alpha": 0.5},
     "partition": {"min_subgraph_nodes": 3},
+    "batch_split": {"max_batch": 16},
     "trace": true})");
   auto c = EngineConfigFromJson(j);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -38,6 +39,7 @@ TEST(EngineConfig, ParsesEveryField) {
   EXPECT_EQ(c->profiler.timed_runs, 5);
   EXPECT_DOUBLE_EQ(c->smoothing_alpha, 0.5);
   EXPECT_EQ(c->analyzer.min_subgraph_nodes, 3);
+  EXPECT_EQ(c->batch_split_max_batch, 16);
   EXPECT_TRUE(c->record_trace);
 }
 
@@ -79,6 +81,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{R"({"queue": {"capacity": -1}})", "queue.capacity"},
                       BadCase{R"({"profile": {"alpha": 2}})", "profile.alpha"},
                       BadCase{R"({"partition": {"min_subgraph_nodes": "3"}})", "partition.min_subgraph_nodes"},
+                      BadCase{R"({"batch_split": {"max_batch": -1}})", "batch_split.max_batch"},
+                      BadCase{R"({"batch_split": {"max": 8}})", "batch_split.max"},
                       BadCase{R"({"trace": "yes"})", "trace"}, BadCase{R"({"schedulr": {}})", "schedulr"}));
 
 TEST(EngineConfig, MalformedJsonTextIsOneLineError) {

@@ -12,23 +12,19 @@
 
 #include "runtime/session.h"
 #include "support/test_support.h"
+#include "engine_test_support.h"
 #include "test_graphs.h"
 
 namespace tutti {
 namespace {
 
+using testing::BitEqual;
 using testing::ChainGraph;
+using testing::Cpu;
+using testing::ExpectCountsAddUp;
+using testing::MakeFaulty;
 using testing::RandomTensor;
-
-ProcessorSpec Cpu(const std::string& name, std::vector<std::string> deny = {}, std::vector<std::string> allow = {}) {
-  ProcessorSpec s;
-  s.name = name;
-  s.device = "cpu";
-  s.threads = 1;
-  s.deny_ops = std::move(deny);
-  s.allow_ops = std::move(allow);
-  return s;
-}
+using testing::Reference;
 
 EngineConfig TwoCpus(const std::string& scheduler, QueueMode mode = QueueMode::kPerProcessor) {
   EngineConfig c;
@@ -38,23 +34,6 @@ EngineConfig TwoCpus(const std::string& scheduler, QueueMode mode = QueueMode::k
   c.profiler.timed_runs = 1;
   c.profiler.warmup_runs = 0;
   return c;
-}
-
-bool BitEqual(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
-Tensor Reference(const Graph& g, const Tensor& x) {
-  auto s = Session::FromGraph(g);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  auto out = (*s)->Run(std::vector<Tensor>{x});
-  EXPECT_TRUE(out.ok()) << out.status().ToString();
-  return (*out)[0];
-}
-
-void ExpectCountsAddUp(const EngineStats& s) {
-  EXPECT_EQ(s.submitted, s.completed + s.dropped + s.failed)
-      << "submitted " << s.submitted << " completed " << s.completed << " dropped " << s.dropped << " failed " << s.failed;
 }
 
 struct SchedulerCase {
@@ -76,37 +55,12 @@ TEST_P(EverySchedulerTest, OutputsEqualSessionRunFromConcurrentSubmitters) {
   auto mb = (*engine)->RegisterModel(b, "b");
   ASSERT_TRUE(ma.ok() && mb.ok()) << ma.status().ToString() << mb.status().ToString();
 
-  constexpr int kThreads = 4, kPerThread = 12;
-  std::atomic<int> mismatches{0}, errors{0}, callbacks{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        bool use_a = (i + t) % 2 == 0;
-        Tensor x = RandomTensor({1 + (i % 3), use_a ? 16 : 8}, static_cast<uint32_t>(t * 100 + i));
-        Tensor want = Reference(use_a ? a : b, x);
-        RequestOptions o;
-        o.callback = [&](const Result<Outputs>&) { callbacks.fetch_add(1); };
-        auto r = (*engine)->Submit(use_a ? *ma : *mb, {x}, o).get();
-        if (!r.ok()) {
-          errors.fetch_add(1);
-          ADD_FAILURE() << r.status().ToString();
-        } else if (!BitEqual(r->tensors[0], want)) {
-          mismatches.fetch_add(1);
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  (*engine)->WaitIdle();
-  EXPECT_EQ(mismatches.load(), 0);
-  EXPECT_EQ(errors.load(), 0);
-  EXPECT_EQ(callbacks.load(), kThreads * kPerThread);
-  EngineStats s = (*engine)->stats();
-  EXPECT_EQ(s.submitted, static_cast<uint64_t>(kThreads * kPerThread));
-  EXPECT_EQ(s.completed, s.submitted);
-  ExpectCountsAddUp(s);
-  EXPECT_TRUE((*engine)->Shutdown().ok());
+  testing::ExpectConcurrentRequestsMatch(**engine, 4, 12, [&](int t, int i) {
+    const bool use_a = (i + t) % 2 == 0;
+    return testing::ConcurrentRequest{use_a ? *ma : *mb,
+                                      RandomTensor({1 + (i % 3), use_a ? 16 : 8}, static_cast<uint32_t>(t * 100 + i)),
+                                      use_a ? &a : &b, {}};
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -279,29 +233,6 @@ TEST(Engine, SloAwareSchedulerDropsWhatCannotMeetItsDeadline) {
     EXPECT_GT(completed, 0) << sched;
     ExpectCountsAddUp((*engine)->stats());
   }
-}
-
-// A backend whose executables fail with a device error: a processor that breaks.
-class FaultyBackend final : public Backend {
- public:
-  explicit FaultyBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
-  std::string name() const override { return "faulty"; }
-  bool SupportsNode(const Graph& g, const Node& n) const override { return inner_->SupportsNode(g, n); }
-  std::vector<std::string> SupportedOps() const override { return inner_->SupportedOps(); }
-  Result<std::unique_ptr<Executable>> Compile(const Graph&, const CompileOptions&) override {
-    return std::unique_ptr<Executable>(new Failing());
-  }
-
- private:
-  struct Failing final : Executable {
-    Status Run(std::span<const Tensor>, std::vector<Tensor>&) override { return DeviceError("simulated device fault"); }
-  };
-  std::unique_ptr<Backend> inner_;
-};
-
-Result<std::unique_ptr<Backend>> MakeFaulty(const std::string&) {
-  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<Backend> cpu, CreateBackend("cpu"));
-  return std::unique_ptr<Backend>(new FaultyBackend(std::move(cpu)));
 }
 
 TEST(Engine, FailedProcessorIsRetriedElsewhereOrFailsWithReason) {
