@@ -158,9 +158,15 @@ bool BatchProfileTable::Observe(int64_t batch, double latency_us) {
 Result<BatchProfileTable> ProfileBatchTable(const std::function<Status(int64_t)>& run, int64_t max_batch,
                                             const ProfilerOptions& options) {
   if (max_batch < 1) return InvalidArgument("batch profile: maximum batch must be >= 1, got ", max_batch);
+  // Every size is a new input shape, and backends settle on a new shape only after a run or two:
+  // the first compiles for it, and the GPU backend captures its CUDA graph on the second (a capture
+  // costs as much as several runs). Timing either one made the H200's tables twice too slow at
+  // large batches, so the planner gave the CPU shares that made the whole slower (2026-12-02).
+  ProfilerOptions at_new_size = options;
+  at_new_size.warmup_runs = std::max(options.warmup_runs, kWarmupRunsPerBatchSize);
   BatchProfileTable table;
   for (int64_t b : BatchProfileSizes(max_batch)) {
-    auto us = ProfileMedianUs([&] { return run(b); }, options);
+    auto us = ProfileMedianUs([&] { return run(b); }, at_new_size);
     if (!us.ok() && us.status().code() == StatusCode::kOutOfMemory) {
       table.RecordOutOfMemory(b);
       break;

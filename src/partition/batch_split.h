@@ -69,8 +69,10 @@ class BatchProfileTable {
   int refreshes_ = 0;
 };
 
-// Times `run(batch)` at BatchProfileSizes(max_batch) (median of `options`). A kOutOfMemory failure
-// is recorded and ends the sweep; any other failure is returned.
+// Times `run(batch)` at BatchProfileSizes(max_batch) (median of `options`, after at least
+// kWarmupRunsPerBatchSize untimed runs at each size). A kOutOfMemory failure is recorded and ends
+// the sweep; any other failure is returned.
+inline constexpr int kWarmupRunsPerBatchSize = 2;
 Result<BatchProfileTable> ProfileBatchTable(const std::function<Status(int64_t batch)>& run, int64_t max_batch,
                                             const ProfilerOptions& options);
 

@@ -4,10 +4,13 @@
 // share, tables survive the profile file, and drift rescales a table.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
 #include <random>
+#include <thread>
 
 #include "partition/batch_split.h"
 
@@ -81,6 +84,23 @@ TEST(BatchProfileTable, ProfilingRecordsOutOfMemoryAndStops) {
   EXPECT_EQ(ran.back(), 16);  // nothing larger was tried
   auto broken = ProfileBatchTable([](int64_t) { return InvalidArgument("bad model"); }, 8, {0, 1});
   EXPECT_FALSE(broken.ok());
+}
+
+// A backend's first runs at a new shape are not steady (a compile, then a CUDA-graph capture):
+// the table must time neither, whatever warm-up the caller asked for.
+TEST(BatchProfileTable, TheFirstRunsAtEachSizeAreNotTimed) {
+  std::map<int64_t, int> calls;
+  constexpr auto kSettling = std::chrono::milliseconds(40);
+  auto table = ProfileBatchTable(
+      [&](int64_t b) {
+        if (calls[b]++ < kWarmupRunsPerBatchSize) std::this_thread::sleep_for(kSettling);
+        return Status::Ok();
+      },
+      8, {0, 1});
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  for (const auto& [b, n] : calls) EXPECT_EQ(n, kWarmupRunsPerBatchSize + 1) << "batch " << b;
+  const double settling_us = std::chrono::duration<double, std::micro>(kSettling).count();
+  for (const auto& [b, us] : table->points()) EXPECT_LT(us, settling_us) << "batch " << b << " timed a settling run";
 }
 
 TEST(BatchSplit, GreedyWithinFivePercentOfExact) {
