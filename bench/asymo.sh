@@ -83,7 +83,9 @@ for _ in range(4):
     layers += [torch.nn.Linear(4096, 4096), torch.nn.ReLU()]
 layers.append(torch.nn.Linear(4096, 1000))
 m = torch.nn.Sequential(*layers).eval()
-torch.onnx.export(m, torch.randn(1, 4096), sys.argv[1], input_names=["input"], output_names=["output"], opset_version=13)
+import inspect  # torch >= 2.9 defaults to the dynamo exporter (opset 18); the TorchScript one as export_torchvision.py
+kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+torch.onnx.export(m, torch.randn(1, 4096), sys.argv[1], input_names=["input"], output_names=["output"], opset_version=13, **kw)
 EOF
 fi
 for m in $models; do
@@ -147,7 +149,8 @@ def med(tag):
     for r in range(1, reps + 1):
         p = os.path.join(out, f"{tag}.{r}.json")
         if not os.path.exists(p) or os.path.getsize(p) == 0: continue
-        j = json.loads(open(p).read().strip().splitlines()[-1])
+        try: j = json.loads(open(p).read().strip().splitlines()[-1])
+        except ValueError: continue  # a run that printed something else: its cell stays empty
         lat = j.get("latency_ms", {})
         xs.append(lat.get("median") if isinstance(lat, dict) else j.get("median_ms"))
     xs = [x for x in xs if x]
