@@ -73,6 +73,9 @@ class Backend {
   virtual std::string name() const = 0;
   // Whether this backend can run `node` of `graph` (shapes may still be symbolic).
   virtual bool SupportsNode(const Graph& graph, const Node& node) const = 0;
+  // Why SupportsNode is false, in words a user can act on ("int64 Conv", "non-constant weights");
+  // "" when the backend cannot say.
+  virtual std::string UnsupportedReason(const Graph&, const Node&) const { return ""; }
   // Operator types this backend implements (for `tutti info` and capability tables).
   virtual std::vector<std::string> SupportedOps() const = 0;
   // `graph` has concrete shapes on every value. Errors name the node that cannot be compiled.

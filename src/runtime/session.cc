@@ -35,9 +35,7 @@ Status CheckBackendSupports(const Graph& graph, const Backend& backend) {
   for (NodeId id : order) {
     const Node& n = graph.node(id);
     if (backend.SupportsNode(graph, n)) continue;
-    std::string why;
-    // The CPU backend can say why (an unknown operator vs. an unsupported dtype or attribute).
-    if (const auto* cpu = dynamic_cast<const cpu::CpuBackend*>(&backend)) why = cpu->UnsupportedReason(graph, n);
+    std::string why = backend.UnsupportedReason(graph, n);
     if (why.empty()) why = "operator " + n.op_type + " is not supported";
     return Unimplemented("node ", NodeLabel(n), ": ", why, " (", backend.name(), " backend)");
   }

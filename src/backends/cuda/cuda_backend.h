@@ -34,7 +34,7 @@ class CudaBackend final : public Backend {
   Result<std::unique_ptr<Executable>> Compile(const Graph& graph, const CompileOptions& options) override;
 
   // Why `node` cannot run here ("" when it can).
-  std::string UnsupportedReason(const Graph& graph, const Node& node) const;
+  std::string UnsupportedReason(const Graph& graph, const Node& node) const override;
   int device() const { return device_; }
 
  private:
