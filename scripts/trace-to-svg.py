@@ -17,7 +17,7 @@ import sys
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac"]
-TRACK_H, BAR_H, LEFT, TOP, AXIS_H, LEGEND_H = 34, 22, 150, 34, 26, 26
+TRACK_H, BAR_H, LEFT, TOP, AXIS_H, LEGEND_H = 36, 24, 250, 34, 26, 26
 
 
 def load_events(path):
@@ -83,7 +83,13 @@ def main():
     for t, i in row.items():
         y = TOP + i * TRACK_H
         out.append(f'<rect x="{LEFT}" y="{y}" width="{plot_w}" height="{TRACK_H - 2}" fill="{"#f6f6f6" if i % 2 else "#fbfbfb"}"/>')
-        out.append(f'<text x="{LEFT - 8}" y="{y + TRACK_H / 2 + 4}" text-anchor="end">{html.escape(names.get(t, str(t)))}</text>')
+        # tutti names a track "processor: details"; the name on top, the details below in grey.
+        name, _, details = names.get(t, str(t)).partition(": ")
+        out.append(f'<text x="{LEFT - 8}" y="{y + (13 if details else TRACK_H / 2 + 4)}" text-anchor="end" '
+                   f'font-weight="bold">{html.escape(name[:40])}</text>')
+        if details:
+            out.append(f'<text x="{LEFT - 8}" y="{y + 27}" text-anchor="end" fill="#666" font-size="10">'
+                       f'{html.escape(details[:48])}</text>')
     for e in shown:
         y = TOP + row[e.get("tid")] * TRACK_H + (TRACK_H - 2 - BAR_H) / 2
         x0, x1 = x(e["ts"]), x(e["ts"] + e["dur"])
@@ -104,7 +110,10 @@ def main():
             continue
         y0 = TOP + row[s["tid"]] * TRACK_H + TRACK_H / 2
         y1 = TOP + row[f["tid"]] * TRACK_H + TRACK_H / 2
-        out.append(f'<line x1="{x(s["ts"]):.1f}" y1="{y0:.1f}" x2="{x(f["ts"]):.1f}" y2="{y1:.1f}" '
+        # The flow starts at its stage's start; the arrow leaves from where that stage ends.
+        src = next((e for e in shown if e.get("tid") == s["tid"] and e["ts"] <= s["ts"] < e["ts"] + max(e["dur"], 1)), None)
+        sx = src["ts"] + src["dur"] if src else s["ts"]
+        out.append(f'<line x1="{x(sx):.1f}" y1="{y0:.1f}" x2="{x(f["ts"]):.1f}" y2="{y1:.1f}" '
                    'stroke="#333" stroke-width="0.8" marker-end="url(#arrow)"/>')
     # Time axis: about ten ticks at a round step.
     axis_y = TOP + len(tids) * TRACK_H + 4
