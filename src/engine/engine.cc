@@ -161,7 +161,8 @@ Status Engine::ProfileModel(PartitionedModel& model) {
     std::vector<Tensor> ins;
     for (ValueId v : cg->inputs) ins.push_back(values[static_cast<size_t>(v)]);
     std::vector<Tensor> outs;
-    auto us = ProfileMedianUs([&] { return model.Run(c, p, ins, outs); }, config_.profiler);
+    // Bindings copied into the capture: clang before 16 cannot capture structured bindings.
+    auto us = ProfileMedianUs([&, c = c, p = p] { return model.Run(c, p, ins, outs); }, config_.profiler);
     // A pair that fails here is left unmeasured; if it fails when serving, the job is retried.
     if (!us.ok()) continue;
     std::lock_guard<std::mutex> lock(mu_);
