@@ -276,6 +276,26 @@ TEST(OptimizerTest, KeepsBatchNormWhenTheConvOutputIsShared) {
   EXPECT_EQ(OpCounts(opt), (std::map<std::string, int>{{"Conv", 1}, {"BatchNormalization", 1}, {"Relu", 1}}));
 }
 
+// A convolution with no output channels (empty weight) followed by a BatchNormalization over zero
+// channels is left alone; folding it divided by the weight's zero row count (found by review
+// beside the loader fuzz target, fuzz/loader_fuzz.cc).
+TEST(OptimizerTest, LeavesEmptyWeightConvolutionsUnfolded) {
+  for (const char* op : {"Conv", "ConvTranspose"}) {
+    SCOPED_TRACE(op);
+    const bool transpose = std::string(op) == "ConvTranspose";
+    Graph g = NewGraph();
+    ValueId x = g.AddInput("x", Float({1, 2, 3, 3}));
+    ValueId c = g.AddValue("c"), y = g.AddValue("y");
+    const Shape wshape = transpose ? Shape{2, 0, 1, 1} : Shape{0, 2, 1, 1};
+    g.AddNode(op, {x, g.AddConstant("w", Tensor::Zeros(DataType::kFloat32, wshape).value())}, {c}, {}, "conv");
+    auto empty = [&](const char* name) { return g.AddConstant(name, Tensor::Zeros(DataType::kFloat32, {0}).value()); };
+    g.AddNode("BatchNormalization", {c, empty("scale"), empty("shift"), empty("mean"), empty("var")}, {y}, {}, "bn");
+    g.AddOutput(y);
+    OptimizerStats stats = Optimize(g);
+    EXPECT_EQ(stats.folded_batchnorms, 0);
+  }
+}
+
 // Values a subgraph attribute reads by name are neither bypassed nor removed.
 TEST(OptimizerTest, ProtectsValuesReadBySubgraphs) {
   Graph g = NewGraph();

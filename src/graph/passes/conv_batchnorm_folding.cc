@@ -44,11 +44,14 @@ bool TryFold(Graph& g, NodeId conv_id) {
   const Value& wv = g.value(conv.inputs[1]);
   if (!wv.is_constant() || wv.constant.dtype() != DataType::kFloat32 || wv.constant.rank() < 3) return false;
   const Tensor& w = wv.constant;
+  // An empty weight has nothing to fold, and the row sizes below would divide by zero.
+  if (w.num_elements() == 0) return false;
   const int64_t group = conv.GetInt("group", 1);
   if (group <= 0) return false;
-  // Output channels: Conv W is [M, C/group, k...]; ConvTranspose W is [C, M/group, k...].
-  const int64_t m = transpose ? w.dim(1) * group : w.dim(0);
+  // Output channels: Conv W is [M, C/group, k...]; ConvTranspose W is [C, M/group, k...]. Checking
+  // divisibility first bounds group by W's size, so M cannot overflow.
   if (transpose && w.dim(0) % group != 0) return false;
+  const int64_t m = transpose ? w.dim(1) * group : w.dim(0);
   const Tensor* bias = conv.HasInput(2) ? ConstVector(g, conv, 2, m) : nullptr;
   if (conv.HasInput(2) && !bias) return false;
   const Tensor* scale = ConstVector(g, bn, 1, m);
