@@ -203,8 +203,15 @@ Status ResizeRule(Context& c) {
   for (size_t i = 0; i < axes.size(); ++i) {
     Dim& d = out[static_cast<size_t>(axes[i])];
     const double s = scales->ElementAsDouble(static_cast<int64_t>(i));
-    if (d.known()) d = Dim::Known(static_cast<int64_t>(std::floor(static_cast<double>(d.value) * s)));
-    else if (s != 1.0) d = Dim{};
+    if (!(s > 0)) return InvalidArgument("scale ", s, " must be positive");
+    if (d.known()) {
+      const double size = std::floor(static_cast<double>(d.value) * s);
+      // A hostile scale (1e30) has no int64 size: converting it would be undefined behaviour.
+      if (!(size < 0x1p62)) return InvalidArgument("scale ", s, " makes axis ", axes[i], " impossibly large");
+      d = Dim::Known(static_cast<int64_t>(size));
+    } else if (s != 1.0) {
+      d = Dim{};
+    }
   }
   c.Set(0, c.dtype(0), out);
   return Status::Ok();

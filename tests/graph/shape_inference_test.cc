@@ -69,6 +69,24 @@ TEST(ShapeInferenceTest, InconsistenciesNameTheNode) {
   EXPECT_NE(s.message().find("MatMul 'mm'"), std::string::npos) << s.message();
 }
 
+// Resize scales that give no int64 size (1e30, or not positive) are refused by name; converting
+// such a size was undefined behaviour (found by fuzz/loader_fuzz.cc).
+TEST(ShapeInferenceTest, ResizeRefusesScalesWithNoSize) {
+  for (float bad : {1e30f, -2.f, 0.f}) {
+    SCOPED_TRACE(bad);
+    Graph g;
+    ValueId x = g.AddInput("x", {DataType::kFloat32, SymbolicShape{Dim::Known(1), Dim::Known(3)}});
+    ValueId scales = g.AddConstant("scales", Tensor::FromVector<float>({1.f, bad}, Shape{2}));
+    ValueId y = g.AddValue("y");
+    g.AddNode("Resize", {x, kNoValue, scales}, {y}, {{"mode", std::string("nearest")}}, "up");
+    g.AddOutput(y);
+    Status s = InferShapes(g);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("scale"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("up"), std::string::npos) << s.message();
+  }
+}
+
 TEST(ShapeInferenceTest, BatchInputShapes) {
   Graph g = FlattenIdiom();
   auto m = BatchInputShapes(g, 4);

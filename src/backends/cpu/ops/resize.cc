@@ -192,7 +192,9 @@ Status RunResize(const ResizeAttrs& a, KernelContext& ctx) {
       const size_t d = static_cast<size_t>(axes[k]);
       scale[d] = scales->ElementAsDouble(static_cast<int64_t>(k));
       if (!(scale[d] > 0)) return InvalidArgument("scale ", scale[d], " must be positive");
-      out_shape[d] = static_cast<int64_t>(scale[d] * static_cast<double>(x->shape()[d]));
+      const double size = scale[d] * static_cast<double>(x->shape()[d]);
+      if (!(size < 0x1p62)) return InvalidArgument("scale ", scale[d], " makes axis ", d, " impossibly large");
+      out_shape[d] = static_cast<int64_t>(size);
     }
   } else {
     return InvalidArgument("Resize needs scales or sizes");
