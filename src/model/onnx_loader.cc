@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <climits>
 #include <exception>
 #include <filesystem>
@@ -67,8 +68,6 @@ class GraphConverter {
     Graph g;
     g.name = gp.name();
     for (const auto& [d, v] : opsets_) g.set_opset(d, v);
-    if (gp.sparse_initializer_size() > 0)
-      return Unimplemented("sparse initializer '", gp.sparse_initializer(0).values().name(), "' is not supported");
 
     for (const auto& init : gp.initializer()) {
       if (init.name().empty()) return InvalidArgument("an initializer has no name");
@@ -280,9 +279,66 @@ Status RunOnnxChecker(const onnx::ModelProto& m) {
   return Status::Ok();
 }
 
+// ONNX's shape inference (below) reads initializers and Constant values as data, trusting each to
+// hold as many values as its shape says: ONNX 1.12's Range inference reads element 0 of an empty
+// `start` and crashes. So every tensor in the model, subgraphs included, is checked first -- the
+// checks TensorFromProto makes anyway before allocating -- and sparse tensors, which tutti does not
+// support, are refused before that inference sees them.
+Status CheckTensorsBeforeInference(const onnx::GraphProto& g, int depth) {
+  if (depth > kMaxSubgraphDepth) return InvalidArgument("subgraphs nested deeper than ", kMaxSubgraphDepth);
+  if (g.sparse_initializer_size() > 0)
+    return Unimplemented("sparse initializer '", g.sparse_initializer(0).values().name(), "' is not supported");
+  for (const auto& t : g.initializer()) TUTTI_RETURN_IF_ERROR(model::CheckTensorProto(t));
+  for (int i = 0; i < g.node_size(); ++i) {
+    for (const auto& a : g.node(i).attribute()) {
+      Status s = Status::Ok();
+      if (a.has_sparse_tensor() || a.sparse_tensors_size() > 0) s = Unimplemented("sparse tensors are not supported");
+      if (s.ok() && a.has_t()) s = model::CheckTensorProto(a.t());
+      for (int k = 0; s.ok() && k < a.tensors_size(); ++k) s = model::CheckTensorProto(a.tensors(k));
+      if (s.ok() && a.has_g()) s = CheckTensorsBeforeInference(a.g(), depth + 1);
+      for (int k = 0; s.ok() && k < a.graphs_size(); ++k) s = CheckTensorsBeforeInference(a.graphs(k), depth + 1);
+      if (!s.ok()) return s.WithContext(ProtoNodeLabel(g.node(i), i) + ", attribute '" + a.name() + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+// Nodes ONNX 1.12's inference cannot be trusted with: Conv and its variants without a kernel_shape
+// attribute take the kernel's rank from W, then index per-axis vectors sized by X's rank, reading
+// past their end when X and W differ in rank. They are hidden from that inference behind a domain
+// it does not know (tutti's own rules, which check ranks, infer them afterwards); with kernel_shape
+// present ONNX checks it against X itself. Returns each hidden node with its domain, to restore.
+constexpr const char* kHiddenDomain = "tutti.hidden_from_onnx_inference";
+
+std::vector<std::pair<onnx::NodeProto*, std::string>> HideFromOnnxInference(onnx::GraphProto& g) {
+  static const std::set<std::string> kKernelFromWeight = {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv"};
+  std::vector<std::pair<onnx::NodeProto*, std::string>> hidden;
+  for (auto& n : *g.mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) for (auto& h : HideFromOnnxInference(*a.mutable_g())) hidden.push_back(std::move(h));
+      for (auto& sub : *a.mutable_graphs())
+        for (auto& h : HideFromOnnxInference(sub)) hidden.push_back(std::move(h));
+    }
+    const bool onnx_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    const bool has_kernel_shape = std::any_of(n.attribute().begin(), n.attribute().end(),
+                                              [](const onnx::AttributeProto& a) { return a.name() == "kernel_shape"; });
+    if (!onnx_domain || has_kernel_shape || !kKernelFromWeight.count(n.op_type())) continue;
+    hidden.emplace_back(&n, n.domain());
+    n.set_domain(kHiddenDomain);
+  }
+  return hidden;
+}
+
 // ONNX's shape inference fills value_info for intermediates; per-node failures are ignored here
 // (error_mode 0) because our own inference runs afterwards and decides.
 Status RunOnnxShapeInference(onnx::ModelProto& m) {
+  const auto hidden = HideFromOnnxInference(*m.mutable_graph());
+  if (!hidden.empty()) {  // imported, so ONNX skips the nodes as unknown operators instead of refusing the model
+    auto* import = m.add_opset_import();
+    import->set_domain(kHiddenDomain);
+    import->set_version(1);
+  }
+  Status status = Status::Ok();
   try {
     onnx::ShapeInferenceOptions opts;
     opts.check_type = false;
@@ -290,9 +346,11 @@ Status RunOnnxShapeInference(onnx::ModelProto& m) {
     opts.enable_data_propagation = false;
     onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(), opts);
   } catch (const std::exception& e) {
-    return InvalidArgument("shape inference: ", OneLine(e.what()));
+    status = InvalidArgument("shape inference: ", OneLine(e.what()));
   }
-  return Status::Ok();
+  for (const auto& [node, domain] : hidden) node->set_domain(domain);
+  if (!hidden.empty()) m.mutable_opset_import()->RemoveLast();
+  return status;
 }
 
 Status ParseModel(std::string_view bytes, onnx::ModelProto& model) {
@@ -308,6 +366,7 @@ Result<Graph> GraphFromModel(onnx::ModelProto& model, const std::string& base_di
   if (!model.has_graph() || model.ir_version() <= 0)
     return InvalidArgument("not an ONNX model (no ", model.has_graph() ? "ir_version" : "graph", ")");
   TUTTI_ASSIGN_OR_RETURN(auto opsets, ReadOpsets(model));
+  TUTTI_RETURN_IF_ERROR(CheckTensorsBeforeInference(model.graph(), 0));
   TUTTI_RETURN_IF_ERROR(RunOnnxChecker(model));
   TUTTI_RETURN_IF_ERROR(RunOnnxShapeInference(model));
   GraphConverter conv(base_dir, opsets);

@@ -39,14 +39,21 @@ Result<fs::path> ResolveExternalPath(const std::string& location, const std::str
   return full;
 }
 
-Status ReadExternal(const onnx::TensorProto& p, const std::string& base_dir, size_t want_bytes, void* dst) {
+// Where a tensor's external data lies, checked to be there (file, offset, length) before the
+// tensor is allocated: its declared shape may be any size.
+struct ExternalSlice {
+  fs::path path;
+  int64_t offset = 0;
+};
+
+Result<ExternalSlice> LocateExternal(const onnx::TensorProto& p, const std::string& base_dir, size_t want_bytes) {
   const std::string label = TensorLabel(p);
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& kv : p.external_data()) {
     auto parse_int = [&](const std::string& what) -> Result<int64_t> {
       const std::string& s = kv.value();
-      if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+      if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
         return InvalidArgument(label, ": external data ", what, " '", s, "' is not a non-negative integer");
       return static_cast<int64_t>(std::stoll(s));
     };
@@ -66,9 +73,14 @@ Status ReadExternal(const onnx::TensorProto& p, const std::string& base_dir, siz
   if (static_cast<uintmax_t>(offset) > file_size || want_bytes > file_size - static_cast<uintmax_t>(offset))
     return InvalidArgument(label, ": external data [", offset, ", ", offset + static_cast<int64_t>(want_bytes),
                            ") lies beyond the end of '", path.string(), "' (", file_size, " bytes)");
+  return ExternalSlice{std::move(path), offset};
+}
+
+Status ReadExternal(const ExternalSlice& slice, const std::string& label, size_t want_bytes, void* dst) {
+  const fs::path& path = slice.path;
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(label, ": cannot open external data file '", path.string(), "'");
-  in.seekg(static_cast<std::streamoff>(offset));
+  in.seekg(static_cast<std::streamoff>(slice.offset));
   in.read(static_cast<char*>(dst), static_cast<std::streamsize>(want_bytes));
   if (!in || static_cast<size_t>(in.gcount()) != want_bytes)
     return InvalidArgument(label, ": short read from external data file '", path.string(), "'");
@@ -90,46 +102,70 @@ DataType DataTypeFromOnnx(int32_t elem_type) {
   return IsValidDataType(elem_type) ? static_cast<DataType>(elem_type) : DataType::kUndefined;
 }
 
-Result<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& base_dir) {
+namespace {
+
+// What a TensorProto declares, checked against the data it holds inline.
+struct Declared {
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+  int64_t elements = 0;
+  size_t bytes = 0;
+  bool external = false;
+};
+
+Result<Declared> CheckDeclared(const onnx::TensorProto& p) {
   const std::string label = TensorLabel(p);
   if (p.has_segment()) return Unimplemented(label, ": segmented tensors are not supported");
-  DataType dtype = DataTypeFromOnnx(p.data_type());
-  if (dtype == DataType::kUndefined)
+  Declared d;
+  d.dtype = DataTypeFromOnnx(p.data_type());
+  if (d.dtype == DataType::kUndefined)
     return InvalidArgument(label, ": unsupported data type ", p.data_type());
-  if (dtype == DataType::kString) return Unimplemented(label, ": string tensors are not supported");
-  Shape shape;
+  if (d.dtype == DataType::kString) return Unimplemented(label, ": string tensors are not supported");
   __int128 elems = 1;
-  for (int64_t d : p.dims()) {
-    if (d < 0) return InvalidArgument(label, ": negative dimension ", d);
-    shape.push_back(d);
-    elems *= d;
+  for (int64_t dim : p.dims()) {
+    if (dim < 0) return InvalidArgument(label, ": negative dimension ", dim);
+    d.shape.push_back(dim);
+    elems *= dim;
     if (elems > (static_cast<__int128>(1) << 40)) return InvalidArgument(label, ": declared shape is impossibly large");
   }
-  const int64_t n = static_cast<int64_t>(elems);
-  const size_t bytes = static_cast<size_t>(n) * DataTypeSize(dtype);
+  d.elements = static_cast<int64_t>(elems);
+  d.bytes = static_cast<size_t>(d.elements) * DataTypeSize(d.dtype);
 
   // Check that the data is there before allocating: a proto may declare any shape.
-  const bool external = p.data_location() == onnx::TensorProto::EXTERNAL;
-  if (!external && p.has_raw_data() && p.raw_data().size() != bytes)
-    return InvalidArgument(label, ": raw_data holds ", p.raw_data().size(), " bytes, its shape ", ShapeToString(shape),
-                           " of ", DataTypeName(dtype), " needs ", bytes);
-  if (!external && !p.has_raw_data()) {
+  d.external = p.data_location() == onnx::TensorProto::EXTERNAL;
+  if (!d.external && p.has_raw_data() && p.raw_data().size() != d.bytes)
+    return InvalidArgument(label, ": raw_data holds ", p.raw_data().size(), " bytes, its shape ", ShapeToString(d.shape),
+                           " of ", DataTypeName(d.dtype), " needs ", d.bytes);
+  if (!d.external && !p.has_raw_data()) {
     int64_t have = 0;
-    switch (dtype) {
+    switch (d.dtype) {
       case DataType::kFloat32: have = p.float_data_size(); break;
       case DataType::kFloat64: have = p.double_data_size(); break;
       case DataType::kInt64: have = p.int64_data_size(); break;
       case DataType::kUInt32: case DataType::kUInt64: have = p.uint64_data_size(); break;
       default: have = p.int32_data_size(); break;
     }
-    if (have != n)
-      return InvalidArgument(label, ": holds ", have, " values, its shape ", ShapeToString(shape), " needs ", n);
+    if (have != d.elements)
+      return InvalidArgument(label, ": holds ", have, " values, its shape ", ShapeToString(d.shape), " needs ", d.elements);
   }
-  TUTTI_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
+  return d;
+}
+
+}  // namespace
+
+Status CheckTensorProto(const onnx::TensorProto& proto) { return CheckDeclared(proto).status(); }
+
+Result<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& base_dir) {
+  const std::string label = TensorLabel(p);
+  TUTTI_ASSIGN_OR_RETURN(const Declared declared, CheckDeclared(p));
+  const auto& [dtype, shape, n, bytes, external] = declared;
   if (external) {
-    TUTTI_RETURN_IF_ERROR(ReadExternal(p, base_dir, bytes, t.raw_data()));
+    TUTTI_ASSIGN_OR_RETURN(const ExternalSlice slice, LocateExternal(p, base_dir, bytes));
+    TUTTI_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
+    TUTTI_RETURN_IF_ERROR(ReadExternal(slice, label, bytes, t.raw_data()));
     return t;
   }
+  TUTTI_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
   if (p.has_raw_data()) {
     if (bytes) std::memcpy(t.raw_data(), p.raw_data().data(), bytes);  // ONNX raw_data is little-endian, as is the host
     return t;

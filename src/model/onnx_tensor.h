@@ -17,6 +17,11 @@ namespace tutti::model {
 // past the end. Errors name the tensor.
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir);
 
+// The checks TensorFromProto makes before allocating (type, shape, and the inline data's size
+// against the shape; external data is not read). The loader runs them on every tensor before
+// ONNX's own shape inference, which reads initializers and Constant values trusting their size.
+Status CheckTensorProto(const onnx::TensorProto& proto);
+
 // Maps an ONNX elem_type to ours; kUndefined for types tutti has no number for.
 DataType DataTypeFromOnnx(int32_t elem_type);
 
