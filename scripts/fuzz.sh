@@ -4,7 +4,8 @@
 # Fails on any finding: a crash, a sanitizer report, a leak, a timeout or an out-of-memory; the
 # reproducer is kept in build/fuzz/findings/.
 #   usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default: $TUTTI_FUZZ_SECONDS or 60)
-#   TUTTI_FUZZ_TARGETS="npy_fuzz" limits the run to some targets; TUTTI_JOBS sets build parallelism.
+#   TUTTI_FUZZ_TARGETS="npy_fuzz" limits the run to some targets; TUTTI_JOBS sets build parallelism;
+#   TUTTI_FUZZ_SEED sets libFuzzer's random seed (default 1, fixed: see below).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,16 +21,28 @@ targets=${TUTTI_FUZZ_TARGETS:-$(sed -n 's/^ *tutti_add_fuzzer(\([a-z_]*\) .*/\1/
 # shellcheck disable=SC2086
 cmake --build --preset fuzz -j "$jobs" --target fuzz_corpus $targets
 
+# A fixed libFuzzer seed: by default every run draws a new one, so a CI rerun of the same commit
+# would walk different mutations and a rare finding would come and go. With a fixed seed a run
+# replays the same walk from the seeds (a slower machine just stops earlier on it), so a finding
+# on a commit shows again on its rerun, while any change to the library or the seeds moves the walk.
+# TUTTI_FUZZ_SEED=0 lets libFuzzer pick one (for longer local runs that explore further afield).
+fuzz_seed=${TUTTI_FUZZ_SEED:-1}
+case "$fuzz_seed" in ''|*[!0-9]*) echo "fuzz.sh: TUTTI_FUZZ_SEED must be a whole number, got '$fuzz_seed'" >&2; exit 2 ;; esac
+
 mkdir -p "$build/findings"
 failed=0
 for t in $targets; do
   bin=$build/bin/$t
   seeds=$build/fuzz/corpus/$t
   work=$(mktemp -d)  # new inputs found in this run; the seed folder stays as generated
-  echo "== $t: ${seconds}s on $(ls "$seeds" 2>/dev/null | wc -l) seeds"
+  # Inputs up to 64 KiB, or the largest seed (models/demo.onnx is ~100 KiB): a seed cut short is
+  # just a protobuf that does not parse.
+  max_len=$(find "$seeds" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -n 1)
+  max_len=$(( ${max_len:-0} > 65536 ? ${max_len:-0} : 65536 ))
+  echo "== $t: ${seconds}s on $(ls "$seeds" 2>/dev/null | wc -l) seeds (seed $fuzz_seed)"
   # -rss_limit_mb: the readers check sizes before allocating, so a big allocation is itself a bug.
-  if ! "$bin" "$work" "$seeds" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-       -print_final_stats=1 -artifact_prefix="$build/findings/$t-" 2>"$work.log"; then
+  if ! "$bin" "$work" "$seeds" -seed="$fuzz_seed" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+       -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$build/findings/$t-" 2>"$work.log"; then
     echo "fuzz.sh: $t found a problem; reproducer in $build/findings/ (rerun: $bin FILE)" >&2
     tail -n 60 "$work.log" >&2
     failed=1
