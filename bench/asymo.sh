@@ -18,6 +18,7 @@
 #
 # usage: bench/asymo.sh [--models "resnet50 vgg16 mobilenet_v2 fc_stack"] [--reps 3] [--iters 8]
 #                       [--core-iters N] [--threads N] [--bg-cores "LIST"] [--no-write] [--keep DIR]
+#                       [--tables-from DIR]   (only re-make the tables from a --keep DIR of an earlier run)
 # env:   TUTTI_BIN (default build/release/bin/tutti), TUTTI_TESTDATA (default build/testdata),
 #        TUTTI_PEERS (default bench/peers: ort_bench.js with node_modules/onnxruntime-node), TUTTI_PYTHON
 set -euo pipefail
@@ -27,7 +28,7 @@ DATA=${TUTTI_TESTDATA:-$ROOT/build/testdata}
 PEERS=${TUTTI_PEERS:-$ROOT/bench/peers}
 PY=${TUTTI_PYTHON:-/usr/bin/python3}  # the one with torch (and onnxruntime, for the peer where node is missing)
 ncores=$(nproc)
-models="resnet50 vgg16 mobilenet_v2 fc_stack" reps=3 iters=8 core_iters="" threads=$ncores bg_cores="" write=1 keep=""
+models="resnet50 vgg16 mobilenet_v2 fc_stack" reps=3 iters=8 core_iters="" tables_only=0 threads=$ncores bg_cores="" write=1 keep=""
 while (($#)); do
   case "$1" in
     --models) models=$2; shift 2 ;;
@@ -38,6 +39,7 @@ while (($#)); do
     --bg-cores) bg_cores=$2; shift 2 ;;
     --no-write) write=0; shift ;;
     --keep) keep=$2; shift 2 ;;
+    --tables-from) keep=$2; tables_only=1; shift 2 ;;
     *) echo "asymo.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -118,9 +120,10 @@ tutti() {  # tutti MODEL PARTITION [extra...]
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+((tables_only)) && reps_to_run=0 || reps_to_run=$reps
 partitions="asymmetric equal blocks-only schedule-only onednn"
 allowed=$(seq -s' ' 0 $((threads - 1)))
-for ((r = 1; r <= reps; r++)); do
+for ((r = 1; r <= reps_to_run; r++)); do
   echo "asymo.sh: repetition $r/$reps (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   for m in $models; do
     # No interference first: asymmetric must not lose to the equal split on equal cores.
@@ -149,8 +152,11 @@ def med(tag):
     for r in range(1, reps + 1):
         p = os.path.join(out, f"{tag}.{r}.json")
         if not os.path.exists(p) or os.path.getsize(p) == 0: continue
-        try: j = json.loads(open(p).read().strip().splitlines()[-1])
-        except ValueError: continue  # a run that printed something else: its cell stays empty
+        text = open(p).read().strip()
+        try: j = json.loads(text)  # tutti bench --json prints one indented object
+        except ValueError:
+            try: j = json.loads(text.splitlines()[-1])  # the peers print one line, maybe after logs
+            except ValueError: continue  # a run that printed something else: its cell stays empty
         lat = j.get("latency_ms", {})
         xs.append(lat.get("median") if isinstance(lat, dict) else j.get("median_ms"))
     xs = [x for x in xs if x]
