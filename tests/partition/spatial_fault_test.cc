@@ -98,7 +98,7 @@ TEST(SpatialFaultTest, WorkerKilledBetweenRequestsIsDroppedAndTheRunCompletes) {
   auto units = spatial::FindUnits(g);
   ASSERT_TRUE(units.ok()) << units.status().ToString();
   Cluster c;
-  StartCluster(c, 3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(c, 3));
   auto exec = spatial::SpatialExecutor::Create(g, c.devices, TwoGroupPlan(*units, 3));
   ASSERT_TRUE(exec.ok()) << exec.status().ToString();
   Tensor x = testing::RandomTensor({1, 3, 23, 17}, 5), want = LocalReference(g, x), out;
@@ -127,7 +127,7 @@ TEST(SpatialFaultTest, WorkerCutOffThenKilledMidRequestIsNoticedWithinTheDeadlin
   auto units = spatial::FindUnits(g);
   ASSERT_TRUE(units.ok());
   Cluster c;
-  StartCluster(c, 3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(c, 3));
   auto exec = spatial::SpatialExecutor::Create(g, c.devices, TwoGroupPlan(*units, 3));
   ASSERT_TRUE(exec.ok());
   Tensor x = testing::RandomTensor({1, 4, 30, 12}, 8), want = LocalReference(g, x), out;
@@ -188,7 +188,7 @@ TEST(SpatialRemoteTest, ProfilingSendsNoActivationsAndAOneDevicePlanIsOneRun) {
   auto units = spatial::FindUnits(g);
   ASSERT_TRUE(units.ok()) << units.status().ToString();
   Cluster c;
-  StartCluster(c, 2);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(c, 2));
   auto runs_served = [&](size_t d) {
     auto h = dynamic_cast<RemoteBackend&>(*c.devices[d].backend).client().Health();
     EXPECT_TRUE(h.ok()) << h.status().ToString();
