@@ -41,10 +41,9 @@ void Engine::ProfileBatchTables(PartitionedModel& model) {
       continue;
     }
     if (max_batch == 0) continue;
-    auto table = ProfileBatchTable(
-        [&](int64_t b) -> Status {
-          TUTTI_ASSIGN_OR_RETURN(std::vector<Tensor> in, ZeroBatchInputs(model.graph(), b));
-          std::vector<Tensor> out;
+    auto table = ProfileBatchTableWithZeros(
+        model.graph(),
+        [&](std::span<const Tensor> in, std::vector<Tensor>& out) {
           return model.Run(whole, static_cast<int>(p), in, out);
         },
         max_batch, config_.profiler);

@@ -38,6 +38,17 @@ Result<std::vector<Tensor>> ZeroBatchInputs(const Graph& graph, int64_t batch) {
   return inputs;
 }
 
+Result<BatchProfileTable> ProfileBatchTableWithZeros(const Graph& graph, const RunBatchShare& run_share,
+                                                     int64_t max_batch, const ProfilerOptions& options) {
+  return ProfileBatchTable(
+      [&](int64_t batch) -> Status {
+        TUTTI_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, ZeroBatchInputs(graph, batch));
+        std::vector<Tensor> outputs;
+        return run_share(inputs, outputs);
+      },
+      max_batch, options);
+}
+
 std::vector<Tensor> SliceRows(std::span<const Tensor> tensors, int64_t offset, int64_t items) {
   std::vector<Tensor> out;
   out.reserve(tensors.size());

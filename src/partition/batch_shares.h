@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
@@ -15,6 +16,8 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "graph/graph.h"
+#include "partition/batch_split.h"
+#include "profile/profiler.h"
 
 namespace tutti {
 
@@ -23,6 +26,13 @@ Result<int64_t> CommonBatch(const Graph& graph, std::span<const Tensor> inputs);
 
 // Zero inputs of `batch` items (batch profiles); only the leading dim of an input may be symbolic.
 Result<std::vector<Tensor>> ZeroBatchInputs(const Graph& graph, int64_t batch);
+
+// A batch table swept with ZeroBatchInputs through `run_share` (ProfileBatchTable's sizes, warm-ups
+// and failure rules). The engine and BatchSplitExecutor both sweep this way; each decides first
+// whether a stored table already covers the sizes, and on which thread the sweep runs.
+using RunBatchShare = std::function<Status(std::span<const Tensor> inputs, std::vector<Tensor>& outputs)>;
+Result<BatchProfileTable> ProfileBatchTableWithZeros(const Graph& graph, const RunBatchShare& run_share,
+                                                     int64_t max_batch, const ProfilerOptions& options);
 
 // Rows [offset, offset + items) of every tensor, as views of the same storage.
 std::vector<Tensor> SliceRows(std::span<const Tensor> tensors, int64_t offset, int64_t items);

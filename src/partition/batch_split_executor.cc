@@ -148,12 +148,8 @@ Status BatchSplitExecutor::Profile(int64_t max_batch) {
     // One processor at a time, so no profile shares the machine with another.
     Result<BatchProfileTable> table = Internal("not profiled");
     Status ran = Post(p, [&]() -> Status {
-                   table = ProfileBatchTable(
-                       [&](int64_t b) -> Status {
-                         TUTTI_ASSIGN_OR_RETURN(std::vector<Tensor> in, ZeroBatchInputs(*graph_, b));
-                         std::vector<Tensor> out;
-                         return RunShare(p, in, out);
-                       },
+                   table = ProfileBatchTableWithZeros(
+                       *graph_, [&](std::span<const Tensor> in, std::vector<Tensor>& out) { return RunShare(p, in, out); },
                        max_batch, options_.profiler);
                    return table.status();
                  }).get();
