@@ -61,4 +61,6 @@ if [ "$tar" = 1 ]; then
   tar -C "$(dirname "$out")" -cJf "$out.tar.xz" "$(basename "$out")"
   echo "bundle: $out.tar.xz: $(( $(stat -c %s "$out.tar.xz") / 1048576 )) MiB"
 fi
-if ((size_mib >= limit)); then echo "bundle.sh: $size_mib MiB is over the ${limit} MiB limit" >&2; exit 1; fi
+# What travels is the tar when there is one, else the folder.
+travel_mib=$size_mib; [ "$tar" = 1 ] && travel_mib=$(( $(stat -c %s "$out.tar.xz") / 1048576 ))
+if ((travel_mib >= limit)); then echo "bundle.sh: $travel_mib MiB is over the ${limit} MiB limit" >&2; exit 1; fi
