@@ -2,8 +2,10 @@
 # A test bed of N networked "devices" on one machine (issue 7): each device is a network namespace
 # joined to the host by a veth pair shaped with tc tbf (default 100 Mbit/s each way, as in the Legion
 # seed), running `tutti worker` pinned (taskset) to its own cores with its own thread count, so the
-# devices differ in speed. Needs root for namespaces; without it, falls back to loopback workers
-# with no shaping (and says so).
+# devices differ in speed. Needs root for namespaces; without it (a container), falls back to
+# loopback workers that shape their own links to the same rate (`tutti worker --link-rate`, a token
+# bucket with tc's burst over every request and reply), and says so. TUTTI_TESTBED_MODE=loopback
+# forces that mode.
 #
 # On a machine with fewer cores than devices (the 2-core build machine) core sets alone cannot make
 # the devices unequal: --cpu-limit gives each device a CFS bandwidth cap in percent of one core
@@ -98,7 +100,12 @@ up() {
   local caps=(); IFS=, read -r -a caps <<<"$limits"
   for c in "${caps[@]}"; do [[ "$c" =~ ^[1-9][0-9]{0,3}$ ]] || die "--cpu-limit expects percents like 100,50,33, got '$limits'"; done
   local procs="" mode
-  if can_netns; then mode=netns; else mode=loopback; fi
+  case "${TUTTI_TESTBED_MODE:-auto}" in
+    auto) if can_netns; then mode=netns; else mode=loopback; fi ;;
+    loopback) mode=loopback ;;
+    netns) can_netns || die "TUTTI_TESTBED_MODE=netns, but network namespaces are not allowed here (root?)"; mode=netns ;;
+    *) die "TUTTI_TESTBED_MODE must be auto, netns or loopback, got '$TUTTI_TESTBED_MODE'" ;;
+  esac
   echo "$mode" > "$STATE/mode"
   for ((i = 1; i <= n; i++)); do
     local cores threads
@@ -132,8 +139,9 @@ up() {
         >"$STATE/dev$i.log" 2>&1 &
       procs+="${procs:+,}remote:$addr:$PORT"
     else
+      # No tc here: the worker shapes its own link.
       "${capped[@]}" taskset -c "$cores" "$BIN" worker --listen 127.0.0.1:0 --threads "$threads" --cores "$cores" \
-        --name "dev$i" --port-file "$STATE/dev$i.port" "${tok[@]}" >"$STATE/dev$i.log" 2>&1 &
+        --name "dev$i" --port-file "$STATE/dev$i.port" --link-rate "$rate" "${tok[@]}" >"$STATE/dev$i.log" 2>&1 &
     fi
     local pid=$!
     echo "$pid" > "$STATE/dev$i.pid"
@@ -142,8 +150,9 @@ up() {
     echo "testbed: dev$i cores $cores threads $threads${cap:+ cpu cap ${cap}% of a core} ($mode)" >&2
   done
   if [ "$mode" = loopback ]; then
-    echo "testbed: WARNING: no network namespaces here (not root, or not permitted): workers are on" \
-         "loopback WITHOUT bandwidth shaping" >&2
+    echo "testbed: WARNING: no network namespaces (not root, not permitted, or TUTTI_TESTBED_MODE=loopback):" \
+         "workers are on loopback and shape their own links to $rate each way (tutti worker --link-rate)," \
+         "not tc" >&2
   else
     echo "testbed: $n devices at $rate each way" >&2
   fi

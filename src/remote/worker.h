@@ -28,6 +28,9 @@ struct WorkerOptions {
   int64_t max_blob_bytes = 8ll << 30;   // weights held at once
   int max_parts = 512;                  // prepared parts held at once (least recently used dropped)
   std::string name;                     // reported to coordinators; defaults to the listen address
+  // Shape the worker's own link to this rate each way (0: not shaped), for test beds that cannot
+  // shape a real one (remote/token_bucket.h).
+  double link_bytes_per_second = 0;
 };
 
 class WorkerServer {

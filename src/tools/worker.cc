@@ -4,6 +4,7 @@
 #include <fstream>
 #include <thread>
 
+#include "remote/token_bucket.h"
 #include "remote/worker.h"
 #include "tools/command.h"
 
@@ -67,6 +68,11 @@ int RunWorker(Args& args) {
   auto max_mb = args.GetInt("max-message-mb", remote::kDefaultMaxMessageBytes >> 20, 1, 2047);
   if (!max_mb.ok()) return ReportError("worker", max_mb.status());
   o.max_message_bytes = *max_mb << 20;
+  if (auto r = args.Get("link-rate")) {
+    auto rate = remote::ParseLinkRate(*r);
+    if (!rate.ok()) return ReportError("worker", rate.status().WithContext("--link-rate"));
+    o.link_bytes_per_second = *rate;
+  }
   std::string port_file = args.GetOr("port-file", "");
   if (Status s = args.CheckAllUsed(); !s.ok()) return ReportError("worker", s);
   if (o.token.empty() && o.listen.rfind("127.", 0) != 0 && o.listen.rfind("localhost", 0) != 0)
@@ -95,13 +101,15 @@ TUTTI_REGISTER_COMMAND(
     "worker", "serve this machine's processor to a coordinator over gRPC",
     "usage: tutti worker --listen ADDR:PORT [--token T | --token-file F] [--tls-cert PEM --tls-key PEM]\n"
     "                    [--threads N] [--cores LIST] [--device cpu] [--name NAME] [--max-message-mb N]\n"
-    "                    [--port-file F]\n"
+    "                    [--port-file F] [--link-rate RATE]\n"
     "  --listen      address to serve on; port 0 picks a free port (written to --port-file)\n"
     "  --token       coordinators must present this token (or TUTTI_WORKER_TOKEN)\n"
     "  --tls-cert/--tls-key  serve TLS only, with this certificate and key\n"
     "  --threads     CPU threads per run (default: all cores the worker may use)\n"
     "  --cores       pin the worker to these cores, e.g. 0,2-3\n"
-    "  --max-message-mb  largest input tile accepted (default 64)",
+    "  --max-message-mb  largest input tile accepted (default 64)\n"
+    "  --link-rate   shape this worker's link to RATE each way, in tc's units (100mbit, 1gbit, 800kbit):\n"
+    "                every request and reply waits as a token bucket with a 64 kB burst would let it",
     RunWorker);
 
 }  // namespace

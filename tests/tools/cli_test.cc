@@ -216,6 +216,8 @@ TEST_F(CliTest, BadFlagsAndNumbers) {
   ExpectOneLineError({"frobnicate"}, {"unknown command"});
   ExpectOneLineError({"run"}, {"MODEL"});
   ExpectOneLineError({"info", relu_, relu_}, {"unexpected argument"});
+  ExpectOneLineError({"worker", "--listen", "127.0.0.1:0", "--link-rate", "fast"}, {"--link-rate", "fast"});
+  ExpectOneLineError({"worker", "--listen", "127.0.0.1:0", "--link-rate", "100mbits"}, {"--link-rate", "mbits"});
 }
 
 TEST_F(CliTest, InfoJson) {

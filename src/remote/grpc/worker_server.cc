@@ -15,6 +15,7 @@
 #include "remote/blob_store.h"
 #include "remote/grpc/graph_codec.h"
 #include "remote/grpc/status_convert.h"
+#include "remote/token_bucket.h"
 #include "remote/worker.h"
 
 namespace tutti::remote {
@@ -56,10 +57,16 @@ struct Part {
 class WorkerService final : public proto::Worker::Service {
  public:
   WorkerService(const WorkerOptions& o, std::unique_ptr<Backend> backend)
-      : opts_(o), backend_(std::move(backend)), blobs_(o.max_blob_bytes), started_(Clock::now()) {}
+      : opts_(o), backend_(std::move(backend)), blobs_(o.max_blob_bytes), started_(Clock::now()) {
+    if (o.link_bytes_per_second > 0) {
+      // One bucket each way, as tc shapes each end of a veth pair.
+      inbound_ = std::make_unique<TokenBucket>(o.link_bytes_per_second, kLinkBurstBytes, SteadyShapingClock());
+      outbound_ = std::make_unique<TokenBucket>(o.link_bytes_per_second, kLinkBurstBytes, SteadyShapingClock());
+    }
+  }
 
   grpc::Status Hello(grpc::ServerContext* ctx, const proto::HelloRequest* req, proto::HelloReply* rep) override {
-    if (auto s = Admit(ctx, "Hello"); !s.ok()) return s;
+    if (auto s = Admit(ctx, "Hello", *req); !s.ok()) return s;
     if (req->protocol_version() != kProtocolVersion) return VersionMismatch(req->protocol_version());
     rep->set_protocol_version(kProtocolVersion);
     rep->set_worker_name(opts_.name);
@@ -69,38 +76,41 @@ class WorkerService final : public proto::Worker::Service {
     for (const std::string& op : backend_->SupportedOps()) rep->add_supported_ops(op);
     rep->set_max_message_bytes(opts_.max_message_bytes);
     Log("coordinator '", req->coordinator(), "' connected from ", ctx->peer());
-    return grpc::Status::OK;
+    return Reply(*rep);
   }
 
-  grpc::Status Health(grpc::ServerContext* ctx, const proto::HealthRequest*, proto::HealthReply* rep) override {
-    if (auto s = Admit(ctx, "Health"); !s.ok()) return s;
+  grpc::Status Health(grpc::ServerContext* ctx, const proto::HealthRequest* req, proto::HealthReply* rep) override {
+    if (auto s = Admit(ctx, "Health", *req); !s.ok()) return s;
     rep->set_ok(true);
     rep->set_uptime_s(MicrosSince(started_) / 1e6);
     rep->set_runs_served(runs_served_.load());
     rep->set_runs_in_flight(runs_in_flight_.load());
     rep->set_blob_bytes(blobs_.bytes());
-    std::lock_guard<std::mutex> lock(parts_mu_);
-    rep->set_parts_prepared(static_cast<int32_t>(parts_.size()));
-    return grpc::Status::OK;
+    {
+      std::lock_guard<std::mutex> lock(parts_mu_);
+      rep->set_parts_prepared(static_cast<int32_t>(parts_.size()));
+    }
+    return Reply(*rep);
   }
 
   grpc::Status MissingBlobs(grpc::ServerContext* ctx, const proto::BlobList* req, proto::BlobList* rep) override {
-    if (auto s = Admit(ctx, "MissingBlobs"); !s.ok()) return s;
+    if (auto s = Admit(ctx, "MissingBlobs", *req); !s.ok()) return s;
     for (uint64_t h : req->hashes())
       if (!blobs_.Has(h)) rep->add_hashes(h);
-    return grpc::Status::OK;
+    return Reply(*rep);
   }
 
   grpc::Status PutBlob(grpc::ServerContext* ctx, const proto::BlobChunk* req, proto::PutBlobReply* rep) override {
-    if (auto s = Admit(ctx, "PutBlob"); !s.ok()) return s;
+    if (auto s = Admit(ctx, "PutBlob", *req); !s.ok()) return s;
     bool complete = false;
     Status s = blobs_.Put(req->hash(), req->total_bytes(), req->offset(), req->data(), &complete);
     rep->set_complete(complete);
-    return Refuse(s, "PutBlob");
+    if (!s.ok()) return Refuse(s, "PutBlob");
+    return Reply(*rep);
   }
 
   grpc::Status Prepare(grpc::ServerContext* ctx, const proto::PrepareRequest* req, proto::PrepareReply* rep) override {
-    if (auto s = Admit(ctx, "Prepare"); !s.ok()) return s;
+    if (auto s = Admit(ctx, "Prepare", *req); !s.ok()) return s;
     auto t0 = Clock::now();
     auto graph = DecodeGraph(req->graph(), [this](uint64_t h, DataType t, const Shape& s) { return blobs_.Get(h, t, s); });
     if (!graph.ok()) return Refuse(graph.status(), "Prepare");
@@ -109,15 +119,17 @@ class WorkerService final : public proto::Worker::Service {
         return Refuse(InvalidArgument("input '", graph->value(v).name, "' has no concrete shape"), "Prepare");
     int threads = req->options().threads() > 0 ? req->options().threads() : opts_.threads;
     uint64_t key = graph->Fingerprint() * 31 + static_cast<uint64_t>(threads);
+    bool cached = false;
     {
       std::lock_guard<std::mutex> lock(parts_mu_);
       auto it = by_key_.find(key);
       if (it != by_key_.end()) {
         rep->set_part_id(it->second);
         parts_[it->second]->last_used = Clock::now();
-        return grpc::Status::OK;
+        cached = true;
       }
     }
+    if (cached) return Reply(*rep);
     CompileOptions co;
     co.threads = threads;
     co.cpu_cores = opts_.cores;
@@ -135,11 +147,11 @@ class WorkerService final : public proto::Worker::Service {
     EvictParts();
     rep->set_part_id(id);
     rep->set_compile_ms(MicrosSince(t0) / 1e3);
-    return grpc::Status::OK;
+    return Reply(*rep);
   }
 
   grpc::Status Run(grpc::ServerContext* ctx, const proto::RunRequest* req, proto::RunReply* rep) override {
-    if (auto s = Admit(ctx, "Run"); !s.ok()) return s;
+    if (auto s = Admit(ctx, "Run", *req); !s.ok()) return s;
     std::shared_ptr<Part> part = FindPart(req->part_id());
     if (!part) return Refuse(NotFound("part ", req->part_id(), " is not prepared on this worker (released or evicted)"), "Run");
     const Graph& g = part->graph;
@@ -174,11 +186,11 @@ class WorkerService final : public proto::Worker::Service {
                                       opts_.max_message_bytes), "Run");
     for (const Tensor& t : outputs) EncodeTensor(t, rep->add_outputs());
     rep->set_compute_us(us);
-    return grpc::Status::OK;
+    return Reply(*rep);
   }
 
   grpc::Status Profile(grpc::ServerContext* ctx, const proto::ProfileRequest* req, proto::ProfileReply* rep) override {
-    if (auto s = Admit(ctx, "Profile"); !s.ok()) return s;
+    if (auto s = Admit(ctx, "Profile", *req); !s.ok()) return s;
     std::shared_ptr<Part> part = FindPart(req->part_id());
     if (!part) return Refuse(NotFound("part ", req->part_id(), " is not prepared on this worker"), "Profile");
     int warmup = std::clamp(req->warmup(), 0, 100), iters = std::clamp(req->iters(), 1, 1000);
@@ -190,14 +202,16 @@ class WorkerService final : public proto::Worker::Service {
       inputs.push_back(std::move(t).value());
     }
     std::vector<double> times;
-    std::lock_guard<std::mutex> lock(part->run_mu);
-    for (int i = 0; i < warmup + iters; ++i) {
-      std::vector<Tensor> outputs;
-      auto t0 = Clock::now();
-      Status s = part->exe->Run(inputs, outputs);
-      if (!s.ok()) return Refuse(s, "Profile");
-      if (i >= warmup) times.push_back(MicrosSince(t0));
-      if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "profile cancelled");
+    {
+      std::lock_guard<std::mutex> lock(part->run_mu);
+      for (int i = 0; i < warmup + iters; ++i) {
+        std::vector<Tensor> outputs;
+        auto t0 = Clock::now();
+        Status s = part->exe->Run(inputs, outputs);
+        if (!s.ok()) return Refuse(s, "Profile");
+        if (i >= warmup) times.push_back(MicrosSince(t0));
+        if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "profile cancelled");
+      }
     }
     std::sort(times.begin(), times.end());
     double sum = 0;
@@ -205,26 +219,26 @@ class WorkerService final : public proto::Worker::Service {
     rep->set_median_us(times[times.size() / 2]);
     rep->set_min_us(times.front());
     rep->set_mean_us(sum / static_cast<double>(times.size()));
-    return grpc::Status::OK;
+    return Reply(*rep);
   }
 
-  grpc::Status Release(grpc::ServerContext* ctx, const proto::ReleaseRequest* req, proto::ReleaseReply*) override {
-    if (auto s = Admit(ctx, "Release"); !s.ok()) return s;
+  grpc::Status Release(grpc::ServerContext* ctx, const proto::ReleaseRequest* req, proto::ReleaseReply* rep) override {
+    if (auto s = Admit(ctx, "Release", *req); !s.ok()) return s;
     std::lock_guard<std::mutex> lock(parts_mu_);
     auto it = parts_.find(req->part_id());
     if (it != parts_.end()) {
       by_key_.erase(it->second->key);
       parts_.erase(it);
     }
-    return grpc::Status::OK;
+    return Reply(*rep);
   }
 
   grpc::Status Echo(grpc::ServerContext* ctx, const proto::EchoRequest* req, proto::EchoReply* rep) override {
-    if (auto s = Admit(ctx, "Echo"); !s.ok()) return s;
+    if (auto s = Admit(ctx, "Echo", *req); !s.ok()) return s;
     if (req->reply_bytes() < 0 || req->reply_bytes() > opts_.max_message_bytes - 1024)
       return Refuse(InvalidArgument("echo reply of ", req->reply_bytes(), " bytes is outside the message limit"), "Echo");
     rep->mutable_payload()->assign(static_cast<size_t>(req->reply_bytes()), '\x5a');
-    return grpc::Status::OK;
+    return Reply(*rep);
   }
 
  private:
@@ -234,8 +248,10 @@ class WorkerService final : public proto::Worker::Service {
     std::fprintf(stderr, "%s\n", line.c_str());
   }
 
-  // Every call: same protocol version, then the token. Refusals are logged (without the token).
-  grpc::Status Admit(grpc::ServerContext* ctx, const char* call) {
+  // Every call: same protocol version, then the token. Refusals are logged (without the token). An
+  // admitted request then waits for the inbound link (--link-rate), as if its bytes were still
+  // arriving.
+  grpc::Status Admit(grpc::ServerContext* ctx, const char* call, const google::protobuf::Message& req) {
     const auto& md = ctx->client_metadata();
     auto v = md.find(kVersionKey);
     if (v == md.end()) {
@@ -258,6 +274,14 @@ class WorkerService final : public proto::Worker::Service {
                                           : "wrong token for this worker");
       }
     }
+    if (inbound_) inbound_->Pass(static_cast<int64_t>(req.ByteSizeLong()));
+    return grpc::Status::OK;
+  }
+
+  // A successful reply waits for the outbound link (--link-rate) before it leaves. Callers hold no
+  // lock here: the wait is as long as the transfer.
+  grpc::Status Reply(const google::protobuf::Message& rep) {
+    if (outbound_) outbound_->Pass(static_cast<int64_t>(rep.ByteSizeLong()));
     return grpc::Status::OK;
   }
 
@@ -298,6 +322,7 @@ class WorkerService final : public proto::Worker::Service {
   std::unique_ptr<Backend> backend_;
   BlobStore blobs_;
   Clock::time_point started_;
+  std::unique_ptr<TokenBucket> inbound_, outbound_;  // --link-rate; null: unshaped
   std::atomic<int64_t> runs_served_{0};
   std::atomic<int> runs_in_flight_{0};
   std::mutex parts_mu_;  // guards parts_, by_key_, next_part_
@@ -375,8 +400,11 @@ Result<std::unique_ptr<WorkerServer>> StartWorker(const WorkerOptions& options) 
   server->server_ = b.BuildAndStart();
   if (!server->server_ || server->port_ == 0)
     return Unavailable("cannot listen on '", o.listen, "' (address in use, malformed, or not an address of this machine)");
-  std::fprintf(stderr, "[worker %s] listening on port %d (%s, %s)\n", o.name.c_str(), server->port_,
-               o.tls_cert_file.empty() ? "plaintext" : "TLS", o.token.empty() ? "no token" : "token required");
+  std::string shaping =
+      o.link_bytes_per_second > 0 ? StrCat(", link shaped to ", o.link_bytes_per_second * 8e-6, " Mbit/s each way") : "";
+  std::fprintf(stderr, "[worker %s] listening on port %d (%s, %s%s)\n", o.name.c_str(), server->port_,
+               o.tls_cert_file.empty() ? "plaintext" : "TLS", o.token.empty() ? "no token" : "token required",
+               shaping.c_str());
   return std::unique_ptr<WorkerServer>(std::move(server));
 }
 
