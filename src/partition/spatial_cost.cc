@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "backends/remote/remote_backend.h"
 
@@ -70,6 +72,23 @@ Result<Link> ProfileLink(const SpatialDevice& dev, int iters) {
   l.up_us_per_byte = std::max(0.0, up - l.rtt_us) / kProbe;
   l.down_us_per_byte = std::max(0.0, down - l.rtt_us) / kProbe;
   return l;
+}
+
+// Runs work(d) for every device: remote devices side by side, one thread each -- they have their
+// own processors and links, so profiling them together costs the slowest one's time rather than
+// the sum (and uploads each device's weights over its own link at once) -- and local devices one
+// after another on this thread, since they share this process. The first failure wins.
+Status ForEachDevice(const std::vector<SpatialDevice>& devices, const std::function<Status(size_t)>& work) {
+  std::vector<Status> status(devices.size());
+  std::vector<std::thread> threads;
+  for (size_t d = 0; d < devices.size(); ++d)
+    if (dynamic_cast<RemoteBackend*>(devices[d].backend.get()))
+      threads.emplace_back([&status, &work, d] { status[d] = work(d); });
+  for (size_t d = 0; d < devices.size(); ++d)
+    if (!dynamic_cast<RemoteBackend*>(devices[d].backend.get())) status[d] = work(d);
+  for (auto& t : threads) t.join();
+  for (const Status& s : status) TUTTI_RETURN_IF_ERROR(s);
+  return Status::Ok();
 }
 
 Result<size_t> OutputBytes(const Graph& g) {
@@ -152,39 +171,62 @@ Result<CostTables> ProfileUnits(const Graph& g, const std::vector<SpatialDevice>
     TUTTI_ASSIGN_OR_RETURN(Tensor x, UnitInput(g, units[u]));
     inputs.push_back(std::move(x));
   }
-  std::vector<Link> links;
-  for (const auto& d : devices) {
-    TUTTI_ASSIGN_OR_RETURN(Link l, ProfileLink(d, options.iters));
-    links.push_back(l);
+  auto t_phase = Clock::now();
+  auto phase_done = [&t_phase](double& s) {
+    s = MicrosSince(t_phase) / 1e6;
+    t_phase = Clock::now();
+  };
+  // The whole model compiled on every remote device first: its weights cross each link once, all
+  // links at once, and the whole-model candidate later finds its part prepared.
+  TUTTI_RETURN_IF_ERROR(ForEachDevice(devices, [&](size_t d) -> Status {
+    if (!dynamic_cast<RemoteBackend*>(devices[d].backend.get())) return Status::Ok();
+    return devices[d].backend->Compile(g, devices[d].options).status().WithContext("the model on " + devices[d].name);
+  }));
+  phase_done(t.phases.upload_s);
+  std::vector<Link> links(nd);
+  TUTTI_RETURN_IF_ERROR(ForEachDevice(devices, [&](size_t d) -> Status {
+    TUTTI_ASSIGN_OR_RETURN(links[d], ProfileLink(devices[d], options.iters));
+    return Status::Ok();
+  }));
+  phase_done(t.phases.link_s);
+  // us per byte -> Mbit/s: 8 bits / (us per byte) = bits per us = Mbit/s.
+  auto mbit_s = [](double us_per_byte) { return us_per_byte > 0 ? 8 / us_per_byte : 0.0; };
+  for (const Link& l : links) {
+    t.link_up_mbit_s.push_back(mbit_s(l.up_us_per_byte));
+    t.link_down_mbit_s.push_back(mbit_s(l.down_us_per_byte));
   }
-  auto pass = [&](const std::vector<double>& speeds) -> Status {
+  auto pass = [&](const std::vector<double>& speeds, int iters) -> Status {
     t.ZeroMatrices(nd, n);
-    for (size_t u = 0; u < n; ++u) {
-      for (size_t d = 0; d < nd; ++d) {
+    return ForEachDevice(devices, [&](size_t d) -> Status {
+      for (size_t u = 0; u < n; ++u) {
         const RowRange band = ProfiledBand(units[u], speeds, d);
         if (band.empty()) continue;
         TUTTI_ASSIGN_OR_RETURN(BandCost c, MeasureBand(g, units, devices[d], links[d], u, u + 1, band, inputs[u],
-                                                       options.warmup, options.iters));
+                                                       options.warmup, iters));
         t.set_us[d][u] = c.set_us;
         t.run_us[d][u] = c.run_us;
         t.get_us[d][u] = c.get_us;
         t.out_rows[d][u] = band.size();
       }
-    }
-    return Status::Ok();
+      return Status::Ok();
+    });
   };
   t.speeds = options.speeds;
   if (t.speeds.size() != nd) {
-    // First pass at equal shares: a device's speed is the rows it computes per microsecond.
-    TUTTI_RETURN_IF_ERROR(pass(std::vector<double>(nd, 1.0)));
+    // First pass at equal shares: a device's speed is the rows it computes per microsecond. One
+    // timed run per unit is enough: the speed sums every unit, so a unit's run-to-run spread
+    // (a few percent) averages out, and only the shares -- rounded to rows -- depend on it.
+    TUTTI_RETURN_IF_ERROR(pass(std::vector<double>(nd, 1.0), 1));
     t.speeds.assign(nd, 0);
     for (size_t d = 0; d < nd; ++d) {
       double us = 0, rows = 0;
       for (size_t u = 0; u < n; ++u) us += t.run_us[d][u], rows += static_cast<double>(t.out_rows[d][u]);
       t.speeds[d] = us > 0 ? rows / us : 0;
     }
+    phase_done(t.phases.speed_pass_s);
   }
-  TUTTI_RETURN_IF_ERROR(pass(t.speeds));
+  TUTTI_RETURN_IF_ERROR(pass(t.speeds, options.iters));
+  phase_done(t.phases.share_pass_s);
   t.head_us.assign(nd, 0);
   t.head_run_us.assign(nd, 0);
   t.output_get_us.assign(nd, 0);
@@ -194,7 +236,7 @@ Result<CostTables> ProfileUnits(const Graph& g, const std::vector<SpatialDevice>
   } else {
     TUTTI_ASSIGN_OR_RETURN(Graph head, BuildHead(g, units, n));
     TUTTI_ASSIGN_OR_RETURN(Tensor x, UnitInput(g, units[n]));
-    for (size_t d = 0; d < nd; ++d) {
+    TUTTI_RETURN_IF_ERROR(ForEachDevice(devices, [&](size_t d) -> Status {
       const std::string what = "head on " + devices[d].name;
       TUTTI_ASSIGN_OR_RETURN(auto exe, devices[d].backend->Compile(head, devices[d].options));
       std::vector<Tensor> out;  // one real run: the model's output size (and a warm-up)
@@ -203,8 +245,10 @@ Result<CostTables> ProfileUnits(const Graph& g, const std::vector<SpatialDevice>
       TUTTI_ASSIGN_OR_RETURN(t.head_run_us[d], ComputeUs(*exe, x, options.warmup, options.iters, what));
       t.output_get_us[d] = links[d].GetUs(out[0].nbytes());
       t.head_us[d] = links[d].SetUs(x.nbytes()) + t.head_run_us[d] + t.output_get_us[d];
-    }
+      return Status::Ok();
+    }));
   }
+  phase_done(t.phases.head_s);
   t.profile_s = MicrosSince(t_start) / 1e6;
   return t;
 }
@@ -230,6 +274,10 @@ std::string CostTables::ToJson() const {
   j["head_run_us"] = head_run_us;
   j["output_get_us"] = output_get_us;
   j["profile_s"] = profile_s;
+  j["link_up_mbit_s"] = link_up_mbit_s;
+  j["link_down_mbit_s"] = link_down_mbit_s;
+  j["profile_phases_s"] = {{"upload", phases.upload_s}, {"link", phases.link_s}, {"speed_pass", phases.speed_pass_s},
+                           {"share_pass", phases.share_pass_s}, {"head", phases.head_s}};
   return j.dump(1);
 }
 
@@ -283,6 +331,15 @@ Result<CostTables> CostTables::FromJson(const std::string& text) {
   TUTTI_RETURN_IF_ERROR(field("head_run_us", t.head_run_us));
   TUTTI_RETURN_IF_ERROR(field("output_get_us", t.output_get_us));
   t.profile_s = j.value("profile_s", 0.0);
+  if (j.contains("profile_phases_s") && j["profile_phases_s"].is_object()) {  // informational; older files lack it
+    const auto& ph = j["profile_phases_s"];
+    auto seconds = [&ph](const char* k) { return ph.contains(k) && ph[k].is_number() ? ph[k].get<double>() : 0.0; };
+    t.phases.upload_s = seconds("upload");
+    t.phases.link_s = seconds("link");
+    t.phases.speed_pass_s = seconds("speed_pass");
+    t.phases.share_pass_s = seconds("share_pass");
+    t.phases.head_s = seconds("head");
+  }
   const size_t nd = t.devices.size();
   for (auto* m : {&t.set_us, &t.get_us, &t.run_us})
     if (m->size() != nd) return InvalidArgument("spatial cost tables: a matrix does not have one row per device");

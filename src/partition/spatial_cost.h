@@ -44,7 +44,15 @@ struct CostTables {
   std::vector<double> head_us;                  // [device]: the head whole, transfers included
   std::vector<double> head_run_us;              // [device]: the head's compute alone (0: no head)
   std::vector<double> output_get_us;            // [device]: fetching the model's output
+  std::vector<double> link_up_mbit_s;           // [device]: the link as measured (0: local device)
+  std::vector<double> link_down_mbit_s;
   double profile_s = 0;                         // wall time spent profiling
+  // Where profile_s went: shipping the model's weights to the remote devices (any plan needs them
+  // there; the full search finds them there already), link echoes, the equal-share pass that finds
+  // the speeds (0 when they were given), the pass at those speeds' shares, the head.
+  struct Phases {
+    double upload_s = 0, link_s = 0, speed_pass_s = 0, share_pass_s = 0, head_s = 0;
+  } phases;
 
   // Zeroed Set/Get/Run/out_rows matrices for `devices` x `units`.
   void ZeroMatrices(size_t devices, size_t units);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 
 namespace tutti::spatial {
@@ -9,6 +10,11 @@ namespace tutti::spatial {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Candidates predicted more than this factor slower than the best prediction are not measured. The
+// predictor's median error on the test bed is 11-35% per group (docs/benchmarks.md), less on whole
+// plans where group errors partly cancel: a candidate 1.5x off is not going to win.
+constexpr double kMeasureMargin = 1.5;
 double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 size_t SplittableCount(const std::vector<Unit>& units) {
@@ -64,11 +70,15 @@ PlanMeasure MeasureWith(const Graph& g, const std::vector<SpatialDevice>& device
 
 namespace {
 
-// Keeps the fastest of `candidates` (the first is the search's own plan): measured when `measure`
-// is given, else predicted; returns its index. A candidate equal to one before it is not measured
-// twice.
+// Keeps the fastest of `candidates` (the first is the search's own plan, the last the baseline a
+// split must beat); returns its index. Without `measure` the lowest prediction wins. With one, the
+// candidates predicted within `margin` times the best prediction are measured, and the baseline
+// whenever anything else is -- so a split is only kept after it was measured faster than the
+// baseline; a candidate predicted more than `margin` off the best is not worth a measurement, and
+// when only one candidate is left it is kept unmeasured. A candidate equal to one before it is not
+// measured twice.
 Result<size_t> KeepFastest(const std::vector<std::pair<std::string, SpatialPlan>>& candidates,
-                           const PlanMeasure& measure, SearchResult& r) {
+                           const PlanMeasure& measure, double margin, SearchResult& r) {
   auto same = [](const SpatialPlan& a, const SpatialPlan& b) {
     if (SoleDevice(a) >= 0 || SoleDevice(b) >= 0) return SoleDevice(a) == SoleDevice(b);
     if (a.head_device != b.head_device || a.groups.size() != b.groups.size()) return false;
@@ -78,19 +88,35 @@ Result<size_t> KeepFastest(const std::vector<std::pair<std::string, SpatialPlan>
         return false;
     return true;
   };
+  std::vector<size_t> distinct;
+  double best_predicted = std::numeric_limits<double>::infinity();
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    bool repeat = false;
+    for (size_t e : distinct) repeat = repeat || same(candidates[e].second, candidates[c].second);
+    if (repeat) continue;
+    distinct.push_back(c);
+    best_predicted = std::min(best_predicted, candidates[c].second.predicted_us);
+  }
+  const size_t baseline = distinct.back();
+  std::vector<size_t> measured;
+  for (size_t c : distinct) {
+    const double predicted = candidates[c].second.predicted_us;
+    const bool within = std::isinf(margin) || predicted <= best_predicted * margin;  // inf * 0 is NaN
+    if (!measure || within || c == baseline) measured.push_back(c);
+    else r.log += StrCat(candidates[c].first, ": predicted ", predicted / 1000, " ms, not measured\n");
+  }
+  // Only the baseline is within the margin: the predictions decide.
+  const bool decide_on_predictions = !measure || measured.size() == 1;
   size_t best = 0;
   double best_us = std::numeric_limits<double>::infinity();
-  for (size_t c = 0; c < candidates.size(); ++c) {
+  for (size_t c : measured) {
     const auto& [name, plan] = candidates[c];
-    bool repeat = false;
-    for (size_t e = 0; e < c; ++e) repeat = repeat || same(candidates[e].second, plan);
-    if (repeat) continue;
     double us = plan.predicted_us;
-    if (measure) {
+    if (!decide_on_predictions) {
       TUTTI_ASSIGN_OR_RETURN(us, measure(plan));
       ++r.measurements;
     }
-    r.log += StrCat(name, ": ", measure ? "measured " : "predicted ", us / 1000, " ms\n");
+    r.log += StrCat(name, ": ", decide_on_predictions ? "predicted " : "measured ", us / 1000, " ms\n");
     if (us < best_us) best = c, best_us = us;
   }
   r.plan = candidates[best].second;
@@ -157,7 +183,10 @@ Result<SearchResult> OptimizePlan(const CostPredictor& p, const PlanMeasure& mea
   single.predicted_us = alone.second;
   candidates.push_back({StrCat("whole model on ", p.tables().devices[static_cast<size_t>(alone.first)]), single});
 
-  TUTTI_ASSIGN_OR_RETURN(size_t kept, KeepFastest(candidates, measure, r));
+  r.predict_s = SecondsSince(t0);
+  auto t_measure = Clock::now();
+  TUTTI_ASSIGN_OR_RETURN(size_t kept, KeepFastest(candidates, measure, kMeasureMargin, r));
+  r.measure_s = SecondsSince(t_measure);
   r.wild_card_kept = candidates.size() == 3 && kept == 1;
   r.search_s = SecondsSince(t0);
   return r;
@@ -186,7 +215,9 @@ Result<SearchResult> FullSearchPlan(const Graph& g, const std::vector<SpatialDev
   std::vector<std::pair<std::string, SpatialPlan>> candidates = {{"searched plan", searched}};
   for (size_t d = 0; d < devices.size(); ++d)
     candidates.push_back({"whole model on " + devices[d].name, SingleDevicePlan(units, devices.size(), static_cast<int>(d))});
-  TUTTI_RETURN_IF_ERROR(KeepFastest(candidates, MeasureWith(g, devices, warmup, iters), r).status());
+  TUTTI_RETURN_IF_ERROR(KeepFastest(candidates, MeasureWith(g, devices, warmup, iters),
+                                    std::numeric_limits<double>::infinity(), r)
+                            .status());
   r.search_s = SecondsSince(t0);
   return r;
 }

@@ -6,8 +6,11 @@
 // speed, or goes whole to the fastest device when that is predicted cheaper. Then three candidates
 // are compared: the searched plan, the seed's wild card (the adjacent pair of groups whose merge
 // costs least, merged once more) and the whole model on the device predicted cheapest alone, which
-// runs as one call. With a measure the three are *measured* and the fastest is kept -- so the plan
-// is never measured slower than that device alone; without one, the lowest prediction wins.
+// runs as one call. With a measure, those predicted within a margin (1.5x) of the best prediction
+// are *measured*, and the device alone whenever anything else is, and the fastest is kept -- so a
+// split is never kept unless measured faster than that device alone; a candidate predicted far off
+// the best is not worth the measurement, and a lone survivor is kept unmeasured. Without a
+// measure, the lowest prediction wins.
 //
 // FullSearchPlan is the comparison the seed calls the full searching scheme: the same search, but
 // every candidate group is measured for real, and then the plan and every device alone, measured.
@@ -24,7 +27,9 @@ namespace tutti::spatial {
 struct SearchResult {
   SpatialPlan plan;
   double search_s = 0;          // wall time of the search and its measurements (profiling excluded)
-  int measurements = 0;         // real runs the search made
+  double predict_s = 0;         // of which the search on predictions (and the wild card)
+  double measure_s = 0;         // of which measuring candidates
+  int measurements = 0;         // candidate plans (or groups) the search measured
   bool wild_card_kept = false;  // the merged plan won
   std::string log;              // one line per decision worth reporting
 };

@@ -221,7 +221,12 @@ int RunPlanSpatial(Args& args) {
   out["speeds"] = tables->speeds;
   out["units"] = units->size();
   out["profile_s"] = tables->profile_s;
+  out["link_mbit_s"] = {{"up", tables->link_up_mbit_s}, {"down", tables->link_down_mbit_s}};
   std::string text;
+  for (size_t d = 0; d < tables->link_up_mbit_s.size() && d < tables->link_down_mbit_s.size(); ++d)
+    if (tables->link_up_mbit_s[d] > 0)
+      text += StrCat("link to ", names[d], ": ", tables->link_up_mbit_s[d], " Mbit/s up, ",
+                     tables->link_down_mbit_s[d], " Mbit/s down (measured)\n");
   spatial::SpatialPlan chosen;
   if (search != "full") {
     auto opt = spatial::OptimizePlan(predictor, measure_plan);
@@ -229,6 +234,13 @@ int RunPlanSpatial(Args& args) {
     out["optimizer"] = PlanJson(opt->plan);
     out["optimizer"]["search_s"] = tables->profile_s + opt->search_s;
     out["optimizer"]["wild_card_kept"] = opt->wild_card_kept;
+    // Where the optimizer's time went (s): profiling's phases, the search on predictions, measuring
+    // candidates.
+    const auto& ph = tables->phases;
+    out["optimizer"]["phases_s"] = {{"profile", tables->profile_s},       {"upload", ph.upload_s}, {"link", ph.link_s},
+                                    {"speed_pass", ph.speed_pass_s},      {"share_pass", ph.share_pass_s},
+                                    {"head", ph.head_s},                  {"predict", opt->predict_s},
+                                    {"measure", opt->measure_s},          {"measurements", opt->measurements}};
     chosen = opt->plan;
     text += spatial::DescribePlan(opt->plan, *units, names) + opt->log;
     if (m > 0) {

@@ -220,6 +220,22 @@ TEST_F(HandTablesTest, HeavilyAsymmetricDevicesGiveTheFastOneTheWholeModel) {
   ExpectWholeModelOn(HandTables(g_, units_, {8, 1}, {10, 10000}, {0, 0}, {100, 100}), 0, 10, 100);
 }
 
+TEST_F(HandTablesTest, ACandidateFarFromTheBestPredictionIsNotMeasured) {
+  // As above, every plan touching device 1 is predicted at least 10x the whole model on device 0:
+  // the search settles on device 0 alone, the baseline is the same plan, and with nothing else
+  // within the margin no measurement is made.
+  CostTables t = HandTables(g_, units_, {8, 1}, {10, 10000}, {0, 0}, {100, 100});
+  int calls = 0;
+  auto r = Optimize(t, [&](const SpatialPlan&) -> Result<double> {
+    ++calls;
+    return 1000.0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(SoleDevice(r->plan), 0) << r->log;
+  EXPECT_EQ(calls, 0) << r->log;
+  EXPECT_EQ(r->measurements, 0);
+}
+
 TEST_F(HandTablesTest, SlowNetworkKeepsTheModelOnTheLocalDevice) {
   // Equal compute; device 1 sits behind a link that takes a second per transfer.
   ExpectWholeModelOn(HandTables(g_, units_, {1, 1}, {100, 100}, {0, 1e6}, {50, 50}), 0, 100, 50);
@@ -249,6 +265,7 @@ TEST_F(HandTablesTest, EqualLocalDevicesSplitAndMeasurementsOverrulePredictions)
   ASSERT_TRUE(alone_fast.ok()) << alone_fast.status().ToString();
   EXPECT_GE(SoleDevice(alone_fast->plan), 0) << alone_fast->log;
   EXPECT_EQ(alone_fast->measurements, calls);
+  EXPECT_GE(calls, 2);  // the split is within the margin, so it and the baseline are measured
   EXPECT_LE(calls, 3);
 
   // Measured, the split is faster: it stays.
