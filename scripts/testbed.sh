@@ -24,15 +24,29 @@ PORT=7000
 
 die() { echo "testbed: $*" >&2; exit 1; }
 
-# Device i's cores: device 1 gets half the machine, each next one half of that (at least one core),
-# laid out one after another (0-7, 8-11, 12-13, 14 on 16 cores), wrapping when the machine runs out
-# (on 2 cores devices share cores and differ less). Threads = its core count.
+# Device i's cores. With 8 or more cores, two kinds of device alternate, as in the Legion seed's
+# test bed (Firefly-RK3399 and Odroid-XU4 boards mixed on one 100 Mbit/s network): a "big" device
+# with k cores and a "little" one with k-1, k sized so that four devices fit beside one core left to
+# the coordinator (16 cores: 4,3,4,3 on cores 0-3, 4-6, 7-10, 11-13). Devices differ in speed but
+# none outweighs the rest, so adding devices can pay, as with the seed's boards. (An earlier layout
+# halved the cores per device -- 8,4,2,1 -- where the first device alone held more than all the
+# others together, so no split over four could reach 2x it.) With fewer cores, device 1 gets half
+# the machine and each next one half of that, wrapping around (on 2 cores devices share cores;
+# --cpu-limit makes them unequal). Threads = its core count.
 cores_for() {
   local i=$1 n start=0 j want list="" c; n=$(nproc)
-  for ((j = 1; j <= i; j++)); do
-    want=$(( n >> j )); (( want >= 1 )) || want=1
-    (( j < i )) && start=$(( start + want ))
-  done
+  if (( n >= 8 )); then
+    local big=$(( (n - 1 + 2) / 4 ))
+    for ((j = 1; j <= i; j++)); do
+      want=$(( j % 2 ? big : big - 1 ))
+      (( j < i )) && start=$(( start + want ))
+    done
+  else
+    for ((j = 1; j <= i; j++)); do
+      want=$(( n >> j )); (( want >= 1 )) || want=1
+      (( j < i )) && start=$(( start + want ))
+    done
+  fi
   for ((c = 0; c < want; c++)); do list+="${list:+,}$(( (start + c) % n ))"; done
   echo "$list"
 }
