@@ -119,6 +119,7 @@ Result<std::unique_ptr<ConvBlocks>> ConvBlocks::Make(const ConvBlockSetup& s, as
   }
   if (extent < 2 * granule) return std::unique_ptr<ConvBlocks>();  // one block: nothing to share
   b->partition_ = asymmetric::BlockPartition::Make(mode, pool, asymmetric::ProcessCostModel(), n, extent, granule, shape_of);
+  if (b->partition_.blocks().empty()) return std::unique_ptr<ConvBlocks>();  // runs whole
 
   Status st = DnnlTry("creating the convolution blocks", [&] {
     const int before = omp_get_max_threads();

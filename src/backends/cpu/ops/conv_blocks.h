@@ -33,8 +33,9 @@ struct ConvBlockSetup {
 
 class ConvBlocks {
  public:
-  // Null (no error) when this convolution cannot be cut: layouts that are neither channel-major nor
-  // channels-last, or too few channels to give two blocks.
+  // Null (no error) when this convolution is not cut: layouts that are neither channel-major nor
+  // channels-last, too few channels to give two blocks, or (kAsymmetric) too little work per block
+  // to amortise a block's fixed cost (block_partition.h).
   static Result<std::unique_ptr<ConvBlocks>> Make(const ConvBlockSetup& setup, asymmetric::CorePool& pool,
                                                   CpuPartition mode);
   // src/dst in the setup's layouts; bias: Cout floats or null.

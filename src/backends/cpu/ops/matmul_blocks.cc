@@ -26,6 +26,7 @@ Result<std::unique_ptr<MatMulBlocks>> MatMulBlocks::Make(const MatMulBlockSetup&
       mode, pool, asymmetric::ProcessCostModel(), 1, s.n, kColumnGranule, [=](int64_t e) {
         return asymmetric::BlockShape{double(m * k), double(k * e), double(m * e), 2.0 * double(m) * double(e) * double(k)};
       });
+  if (b->partition_.blocks().empty()) return std::unique_ptr<MatMulBlocks>();  // runs whole
   Status st = DnnlTry("creating the matmul blocks", [&] {
     const int before = omp_get_max_threads();
     omp_set_num_threads(1);  // primitives for one core

@@ -25,7 +25,8 @@ struct MatMulBlockSetup {
 
 class MatMulBlocks {
  public:
-  // Null (no error) when there are too few columns for two blocks.
+  // Null (no error) when there are too few columns for two blocks, or (kAsymmetric) too little
+  // work per block to amortise a block's fixed cost (block_partition.h).
   static Result<std::unique_ptr<MatMulBlocks>> Make(const MatMulBlockSetup& setup, asymmetric::CorePool& pool,
                                                     CpuPartition mode);
   // a in the setup's layout; y row-major [M, N] (already holding C when a sum post-op is set).
