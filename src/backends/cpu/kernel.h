@@ -68,6 +68,10 @@ class CpuKernel {
   virtual Status Run(KernelContext& ctx) = 0;
   // Outputs that may share their storage with input 0 (element-wise in-place, Reshape views).
   virtual bool output0_may_alias_input0() const { return false; }
+  // A heavy operator (Conv, Gemm, MatMul) the asymmetric partitioner left whole: with a core pool,
+  // it still runs with an OpenMP team of the executable's threads, as it would without a pool,
+  // where the light operators between the pool's blocks run on the calling thread alone.
+  virtual bool runs_whole_on_thread_team() const { return false; }
 };
 
 using KernelFactory = std::function<Result<std::unique_ptr<CpuKernel>>(const KernelBuildInfo&)>;

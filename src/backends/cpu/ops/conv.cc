@@ -15,6 +15,7 @@ using tag = memory::format_tag;
 
 class ConvKernel final : public LayoutAwareKernel {
  public:
+  bool runs_whole_on_thread_team() const override { return !blocks_; }
   static Result<std::unique_ptr<LayoutAwareKernel>> Make(const KernelBuildInfo& info, const LayoutRequest& req,
                                                          bool transposed);
 

@@ -16,6 +16,7 @@ using dnnl::memory;
 
 class MatMulKernel final : public LayoutAwareKernel {
  public:
+  bool runs_whole_on_thread_team() const override { return !blocks_; }
   Status Run(KernelContext& ctx) override {
     const Tensor* a = ctx.input(0);
     const Tensor* b = ctx.input(1);
