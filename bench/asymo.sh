@@ -190,9 +190,7 @@ echo "$table"
 
 if ((write)); then
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-  section=$(cat <<EOF
-## Asymmetric CPU cores (issue 6)
-
+  body=$(cat <<EOF
 Script: \`bench/asymo.sh\` (run $(date -u '+%Y-%m-%d %H:%M UTC')). Machine: ${cpu}, ${ncores} cores; tutti at
 ${threads} threads, batch 1, one pinned worker per core; background: a busy loop pinned with taskset to
 core(s) ${bg_cores}. Medians over ${reps} repetitions of ${iters} timed runs each. Machine load average
@@ -203,13 +201,6 @@ that core under the same load.
 ${table}
 EOF
 )
-  "$PY" - "$ROOT/docs/benchmarks.md" "$section" <<'EOF'
-import re, sys
-path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
-text = open(path).read()
-pat = re.compile(r"^## Asymmetric CPU cores \(issue 6\)\n.*?(?=^## |\Z)", re.S | re.M)
-text = pat.sub(lambda _: section + "\n", text) if pat.search(text) else text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
-EOF
+  echo "$body" | python3 "$ROOT/bench/doc_section.py" "$ROOT/docs/benchmarks.md" "## Asymmetric CPU cores (issue 6)"
   echo "asymo.sh: wrote the section into docs/benchmarks.md" >&2
 fi

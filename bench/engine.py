@@ -269,13 +269,10 @@ def markdown(results, reps):
 
 
 def write_section(text):
-    with open(DOC) as f:
-        doc = f.read()
-    start = doc.index(SECTION)
-    end = doc.find("\n## ", start + len(SECTION))
-    end = len(doc) if end < 0 else end + 1
-    with open(DOC, "w") as f:
-        f.write(doc[:start] + text.rstrip() + "\n\n" + doc[end:])
+    """The section (`text` starts with its heading) replaces the old one, by bench/doc_section.py."""
+    body = text.split("\n", 1)[1] if text.startswith(SECTION) else text
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench/doc_section.py"), DOC, SECTION], input=body,
+                   text=True, check=True)
 
 
 def main():
