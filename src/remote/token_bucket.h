@@ -37,8 +37,6 @@ class TokenBucket {
   // Reserve, then wait that long on the clock.
   void Pass(int64_t bytes);
 
-  double bytes_per_second() const { return rate_; }
-
  private:
   const double rate_, burst_;
   ShapingClock& clock_;
